@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# System packages the course uses beyond pip: real Fashion-MNIST, a browser for the book test,
+# PostgreSQL for the large-class gradebook. Installed only where we are root and apt-get exists;
+# elsewhere it says what is missing and how the course copes.
+set -uo pipefail
+
+packages=(dataset-fashion-mnist chromium postgresql)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "setup: installing Debian packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null 2>&1 || {
+    apt-get update -qq >/dev/null 2>&1
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || {
+      echo "setup: apt-get could not install ${missing[*]}; see the README's data section" >&2
+      exit 0
+    }
+  }
+else
+  cat <<MSG
+setup: not root (or no apt-get), so these system packages are not installed: ${missing[*]}
+  - Fashion-MNIST: course_lib downloads it with torchvision when online, or reads it from
+    \$COURSE_DATA/FashionMNIST/raw (see README, "Where the data comes from").
+  - chromium: the browser test of the built book is skipped without it.
+  - postgresql: the PostgreSQL gradebook tests are skipped without it; SQLite is the default.
+MSG
+fi
+exit 0
