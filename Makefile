@@ -1,5 +1,6 @@
 # The course in two commands: `make book` and `make test`. Both set up .venv first.
 SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -c
 .DEFAULT_GOAL := help
 
 # Debian's interpreter is readable by every user, which the isolated grader needs; else python3.
@@ -23,8 +24,8 @@ help:
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@echo "setup: installing the pinned stack into $(VENV) (a few minutes the first time)"
-	@$(BIN)/python -m pip install -q -r requirements.txt
-	@$(BIN)/python -m pip install -q --no-deps --no-build-isolation -e .
+	@$(BIN)/python -m pip install -q -r requirements.txt 2>&1 | { grep -v "is ignored: it is neither" || true; }
+	@$(BIN)/python -m pip install -q --no-deps --no-build-isolation -e . 2>&1 | { grep -v "is ignored: it is neither" || true; }
 	@$(BIN)/python -m pip check
 	@touch $@
 
