@@ -1,0 +1,62 @@
+"""Datasets and loaders for the course, offline first: real Fashion-MNIST, MNIST and CIFAR-10, never stand-ins.
+
+`get_loaders("fashion_mnist", device="cpu")` is the fast path (whole dataset as uint8 tensors);
+`dataset_source(name)` says where the data came from.
+"""
+
+from course_lib.data.loaders import (
+    ShardSampler,
+    ShuffleSampler,
+    TensorBatchLoader,
+    TensorImageDataset,
+    balanced_subset_indices,
+    default_num_workers,
+    get_dataset,
+    get_loaders,
+    raw_tensors,
+)
+from course_lib.data.sources import DataUnavailable, canonical_name, dataset_source, locate
+from course_lib.data.transforms import (
+    CIFAR10_CLASSES,
+    DATASETS,
+    FASHION_MNIST_CLASSES,
+    MNIST_CLASSES,
+    BatchTransform,
+    DatasetInfo,
+    denormalize,
+    image_transform,
+    normalization,
+    to_bgr_from_tensor,
+    to_pil_from_tensor,
+    to_tensor_from_bgr,
+    to_tensor_from_pil,
+)
+
+__all__ = [
+    "BatchTransform",
+    "CIFAR10_CLASSES",
+    "DATASETS",
+    "DataUnavailable",
+    "DatasetInfo",
+    "FASHION_MNIST_CLASSES",
+    "MNIST_CLASSES",
+    "ShardSampler",
+    "ShuffleSampler",
+    "TensorBatchLoader",
+    "TensorImageDataset",
+    "balanced_subset_indices",
+    "canonical_name",
+    "dataset_source",
+    "default_num_workers",
+    "denormalize",
+    "get_dataset",
+    "get_loaders",
+    "image_transform",
+    "locate",
+    "normalization",
+    "raw_tensors",
+    "to_bgr_from_tensor",
+    "to_pil_from_tensor",
+    "to_tensor_from_bgr",
+    "to_tensor_from_pil",
+]
