@@ -1,0 +1,55 @@
+"""Command line: `python -m course_lib.grading autograde ASSIGNMENT [options]`, run from the course root."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .runner import GradingError, Options, autograde, format_report
+from .sandbox import SandboxError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m course_lib.grading",
+                                     description="Class-scale autograding on top of nbgrader.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    grade = commands.add_parser(
+        "autograde", help="grade every submitted/*/ASSIGNMENT/ into nbgrader's gradebook",
+        description="Grade submissions in parallel, each in an isolated, limited sandbox, and store the "
+                    "results in nbgrader's gradebook (then use `nbgrader export` / `generate_feedback`).")
+    grade.add_argument("assignment", help="assignment name, as given to nbgrader generate_assignment")
+    grade.add_argument("--student", action="append", metavar="ID",
+                       help="grade only this student (repeatable; shell-style patterns allowed)")
+    grade.add_argument("--jobs", "-j", type=int, default=None,
+                       help="submissions graded at once (default: CPU cores; with Dask: its worker threads)")
+    grade.add_argument("--timeout", type=float, default=300.0,
+                       help="wall-clock seconds per submission; unfinished cells score 0 (default 300)")
+    grade.add_argument("--memory-mb", type=int, default=3072,
+                       help="data memory per submission in MB, the warm interpreter included (default 3072)")
+    grade.add_argument("--db", dest="db_url", default=None,
+                       help="gradebook URL, e.g. postgresql+psycopg2://user@host/db (default: nbgrader_config.py)")
+    where = grade.add_mutually_exclusive_group()
+    where.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
+                       help="hand the notebooks to the workers of this Dask scheduler")
+    where.add_argument("--local-cluster", action="store_true",
+                       help="start a Dask cluster on this machine (two workers) and use it")
+    grade.add_argument("--force", action="store_true", help="regrade submissions that are already autograded")
+    grade.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = vars(build_parser().parse_args(argv))
+    args.pop("command")
+    students = args.pop("student")
+    options = Options(students=students, **args)
+    if options.jobs is not None and options.jobs < 1:
+        print("error: --jobs must be at least 1", file=sys.stderr)
+        return 2
+    try:
+        report = autograde(options)
+    except (GradingError, SandboxError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(format_report(report, options.assignment))
+    return report.exit_code

@@ -1,0 +1,335 @@
+"""Grade a whole class: nbgrader's own autograde per submission, with the code run in sandboxes in parallel.
+
+The trusted parent runs nbgrader's `Autograde` converter for each submission (so the gradebook and
+`autograded/` end up exactly as after `nbgrader autograde`); only its `Execute` step is replaced by
+`SandboxedExecute`, which hands the cells to a warm, isolated sandbox (or a Dask worker's). One thread
+per job slot; a lock lets exactly one thread touch the gradebook at a time, released while code runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import queue
+import threading
+import time
+import warnings
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from nbgrader import utils as nbgrader_utils
+from nbgrader.api import Gradebook, MissingEntry
+from nbgrader.apps.autogradeapp import AutogradeApp
+from nbgrader.converters import Autograde
+from nbgrader.converters.base import NbGraderException
+from nbgrader.coursedir import CourseDirectory
+from nbgrader.preprocessors import Execute
+from sqlalchemy.exc import SAWarning
+from tqdm.auto import tqdm
+from traitlets.config import Config
+
+from .execute import SandboxedExecute
+from .inputs import MAX_EXTRA_BYTES, Submission, check_submission, find_submissions
+from .sandbox import JobResult, Limits, Sandbox, SandboxError, isolation_mode
+
+
+class GradingError(RuntimeError):
+    """Nothing can be graded (unknown assignment, no gradebook, no submissions): the message says why."""
+
+
+class Backend(Protocol):
+    slots: int
+    description: str
+
+    def run(self, cells: list[str], files: dict[str, bytes]) -> JobResult: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass
+class Options:
+    """What `python -m course_lib.grading autograde` was asked to do."""
+
+    assignment: str
+    students: list[str] | None = None
+    jobs: int | None = None
+    timeout: float = 300.0
+    memory_mb: int = 3072
+    db_url: str | None = None
+    scheduler: str | None = None
+    local_cluster: bool = False
+    force: bool = False
+    progress: bool = True
+
+
+@dataclass
+class Outcome:
+    """How one submission went."""
+
+    student: str
+    status: str                       # "graded", "failed", "skipped"
+    reason: str = ""
+    notes: list[str] = field(default_factory=list)
+    score: float | None = None
+    max_score: float | None = None
+    seconds: float = 0.0
+
+
+@dataclass
+class Report:
+    outcomes: list[Outcome]
+    seconds: float
+    jobs: int
+    backend: str
+
+    def count(self, status: str) -> int:
+        return sum(o.status == status for o in self.outcomes)
+
+    @property
+    def exit_code(self) -> int:
+        """0: nothing failed; 1: some submissions failed; 2: none could be graded."""
+        if not self.count("failed"):
+            return 0
+        return 1 if self.count("graded") else 2
+
+
+class LocalBackend:
+    """A pool of warm sandboxes on this machine, one per job slot."""
+
+    def __init__(self, jobs: int, limits: Limits, hide: list[str]) -> None:
+        self.slots, self.limits = jobs, limits
+        self._free: queue.Queue[Sandbox] = queue.Queue()
+        with ThreadPoolExecutor(jobs) as pool:
+            sandboxes = list(pool.map(lambda _: Sandbox(hide=hide).start(), range(jobs)))
+        for sandbox in sandboxes:
+            self._free.put(sandbox)
+        self.description = f"{jobs} local sandboxes (isolation: {sandboxes[0].mode})"
+        self.warnings = sorted({w for s in sandboxes for w in s.warnings})
+
+    def run(self, cells: list[str], files: dict[str, bytes]) -> JobResult:
+        sandbox = self._free.get()
+        try:
+            return sandbox.run(cells, files, self.limits)
+        finally:
+            self._free.put(sandbox)
+
+    def close(self) -> None:
+        while not self._free.empty():
+            self._free.get().close()
+
+
+def load_nbgrader(db_url: str | None) -> AutogradeApp:
+    """nbgrader's own configuration, read from nbgrader_config.py in the current directory."""
+    app = AutogradeApp()
+    app.initialize([])
+    app.log.setLevel(logging.WARNING)
+    if db_url:
+        app.update_config(Config({"CourseDirectory": {"db_url": db_url}}))
+    return app
+
+
+def _assignment_notebooks(app: AutogradeApp, assignment: str) -> list[str]:
+    coursedir = CourseDirectory(parent=app)
+    url = coursedir.db_url
+    if url.startswith("sqlite:///") and not os.path.exists(url[len("sqlite:///"):]):
+        raise GradingError(f"no gradebook at {url[len('sqlite:///'):]}: run `nbgrader generate_assignment "
+                           f"{assignment}` first")
+    try:
+        with Gradebook(url, coursedir.course_id) as gb:
+            return [nb.name for nb in gb.find_assignment(assignment).notebooks]
+    except MissingEntry:
+        raise GradingError(f"unknown assignment '{assignment}': it is not in the gradebook; run "
+                           f"`nbgrader generate_assignment {assignment}` first") from None
+    except Exception as exc:  # noqa: BLE001 - a wrong --db URL, a server that is down
+        raise GradingError(f"cannot open the gradebook {url!r}: {str(exc).splitlines()[0]}") from None
+
+
+class _LogCapture(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+    def first(self, level: int, prefix: str = "") -> str | None:
+        for record in self.records:
+            message = record.getMessage()
+            if record.levelno >= level and message.startswith(prefix):
+                return message
+        return None
+
+
+def _execution_notes(result: JobResult, limits: Limits) -> list[str]:
+    notes = []
+    if result.status != "ok":
+        notes.append(f"{result.detail or result.status}: unfinished cells scored 0")
+    errors = [o for cell in result.cells if cell for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+    if any(o.get("ename") == "MemoryError" or "allocate memory" in str(o.get("evalue", "")) for o in errors):
+        notes.append(f"ran out of memory (limit {limits.memory_mb} MB): those cells scored 0")
+    if any(o.get("ename") == "CellTimeoutError" for o in errors):
+        notes.append("a cell ran past the per-cell timeout and scored 0")
+    return notes
+
+
+_env_users: Counter[tuple[str, str]] = Counter()
+_env_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def _shared_setenv(**env: str):
+    """nbgrader's `utils.setenv` for threads: the variables stay set until the last user leaves.
+
+    nbgrader sets NBGRADER_EXECUTION around execution and deletes it after; two threads doing that at
+    once would delete it under each other. (The sandbox sets it for the student code on its own.)
+    """
+    with _env_lock:
+        for item in env.items():
+            _env_users[item] += 1
+            os.environ[item[0]] = item[1]
+    try:
+        yield
+    finally:
+        with _env_lock:
+            for item in env.items():
+                _env_users[item] -= 1
+                if not _env_users[item]:
+                    os.environ.pop(item[0], None)
+
+
+class ClassGrader:
+    """Grades the checked submissions of one assignment through a backend; the only writer of the gradebook."""
+
+    def __init__(self, app: AutogradeApp, options: Options, backend: Backend, limits: Limits) -> None:
+        self.app, self.options, self.backend, self.limits = app, options, backend, limits
+        self.lock = threading.Lock()
+        nbgrader_utils.setenv = _shared_setenv
+        warnings.filterwarnings("ignore", category=SAWarning)
+
+    def grade(self, sub: Submission) -> Outcome:
+        started = time.monotonic()
+        coursedir = CourseDirectory(parent=self.app)
+        coursedir.assignment_id = self.options.assignment
+        coursedir.student_id = sub.student
+        logger = logging.getLogger(f"course_lib.grading.autograde.{threading.get_ident()}")
+        logger.propagate, logger.handlers = False, []
+        logger.setLevel(logging.INFO)
+        capture = _LogCapture()
+        logger.addHandler(capture)
+        results: list[JobResult] = []
+        executor = SandboxedExecute(self.backend.run, self.lock, results.append, MAX_EXTRA_BYTES)
+        converter = Autograde(coursedir=coursedir, parent=self.app, log=logger)
+        converter.force = self.options.force
+        converter.autograde_preprocessors = [
+            executor if isinstance(pp, type) and issubclass(pp, Execute) else pp
+            for pp in converter.autograde_preprocessors]
+        outcome = Outcome(sub.student, "graded", notes=list(sub.notes))
+        with self.lock:
+            try:
+                converter.start()
+            except NbGraderException as exc:
+                outcome.status = "failed"
+                outcome.reason = self._failure_reason(capture, exc)
+            except SandboxError as exc:
+                outcome.status, outcome.reason = "failed", str(exc)
+            if outcome.status == "graded" and not results:
+                outcome.status = "skipped"
+                outcome.reason = "already autograded (newer submission not found); use --force to regrade"
+            if outcome.status == "graded":
+                with Gradebook(coursedir.db_url, coursedir.course_id) as gb:
+                    record = gb.find_submission(self.options.assignment, sub.student)
+                    outcome.score, outcome.max_score = record.score, record.max_score
+        for result in results:
+            outcome.notes += _execution_notes(result, self.limits)
+        outcome.seconds = time.monotonic() - started
+        return outcome
+
+    @staticmethod
+    def _failure_reason(capture: _LogCapture, exc: Exception) -> str:
+        """The exception line of the first traceback nbgrader logged, else its first error message."""
+        errors = [r.getMessage().strip() for r in capture.records if r.levelno >= logging.ERROR]
+        for text in errors:
+            if text.startswith("Traceback"):
+                return f"nbgrader could not process it: {text.splitlines()[-1].strip()[:200]}"
+        return (errors[0] if errors else str(exc) or "nbgrader could not process it").splitlines()[0]
+
+
+def autograde(options: Options) -> Report:
+    """Grade every submission of `options.assignment`; return the report (also printed by the CLI)."""
+    started = time.monotonic()
+    app = load_nbgrader(options.db_url)
+    coursedir = CourseDirectory(parent=app)
+    root = Path(coursedir.root).resolve()
+    os.chdir(root)  # nbgrader resolves every folder against the course root
+    notebooks = _assignment_notebooks(app, options.assignment)
+    submitted = Path(coursedir.format_path(coursedir.submitted_directory, ".", ".")).resolve().parent
+    subs, unknown = find_submissions(Path(coursedir.submitted_directory).resolve(), options.assignment,
+                                     options.students)
+    outcomes = [Outcome(u.student, "failed", u.problem or "") for u in unknown]
+    if not subs:
+        if not outcomes:
+            raise GradingError(f"no submissions found in {submitted}/*/{options.assignment}/")
+        return Report(outcomes, time.monotonic() - started, 0, "none")
+    ready = []
+    for sub in subs:
+        check_submission(sub, notebooks, [*coursedir.ignore, "timestamp.txt"])
+        if sub.problem:
+            outcomes.append(Outcome(sub.student, "failed", sub.problem, list(sub.notes)))
+        else:
+            ready.append(sub)
+    if not ready:
+        return Report(sorted(outcomes, key=lambda o: o.student), time.monotonic() - started, 0, "none")
+    cell_timeout = Execute(parent=app).timeout
+    limits = Limits(timeout=options.timeout, cell_timeout=cell_timeout, memory_mb=options.memory_mb)
+    backend = make_backend(options, limits, [str(root)], len(ready))
+    jobs = backend.slots
+    try:
+        grader = ClassGrader(app, options, backend, limits)
+        bar = tqdm(total=len(ready), desc=f"autograde {options.assignment}", unit="sub",
+                   disable=not options.progress or not ready)
+        with ThreadPoolExecutor(max(1, min(jobs, len(ready) or 1))) as pool:
+            for outcome in pool.map(grader.grade, ready):
+                outcomes.append(outcome)
+                bar.update(1)
+                if outcome.status == "failed":
+                    bar.write(f"  {outcome.student}: failed: {outcome.reason}")
+        bar.close()
+    finally:
+        backend.close()
+    outcomes.sort(key=lambda o: o.student)
+    return Report(outcomes, time.monotonic() - started, jobs, backend.description)
+
+
+def make_backend(options: Options, limits: Limits, hide: list[str], pending: int) -> Backend:
+    """Local sandboxes, or Dask workers when a scheduler (or a local cluster) is asked for."""
+    if options.scheduler or options.local_cluster:
+        from .cluster import DaskBackend
+        return DaskBackend(limits, hide, scheduler=options.scheduler, jobs=options.jobs)
+    jobs = options.jobs or max(1, min(os.cpu_count() or 1, pending or 1))
+    limits.threads = max(1, (os.cpu_count() or 1) // jobs)
+    return LocalBackend(max(1, min(jobs, pending or 1)), limits, hide)
+
+
+def format_report(report: Report, assignment: str) -> str:
+    """The closing summary: counts, time, then one line per failure and per note."""
+    n = len(report.outcomes)
+    graded = report.count("graded")
+    per = report.seconds / graded if graded else 0.0
+    lines = [f"autograde {assignment}: {n} submission(s): {graded} graded, {report.count('failed')} failed, "
+             f"{report.count('skipped')} skipped in {report.seconds:.1f} s"
+             + (f" ({per:.2f} s per graded submission)" if graded else "")
+             + f"; {report.backend}, isolation: {isolation_mode()}"]
+    if graded and n <= 40:
+        for o in report.outcomes:
+            if o.status == "graded":
+                lines.append(f"  graded  {o.student}: {o.score:g}/{o.max_score:g}")
+    for o in report.outcomes:
+        if o.status != "graded":
+            lines.append(f"  {o.status:<7} {o.student}: {o.reason}")
+        for note in o.notes:
+            lines.append(f"  note    {o.student}: {note}")
+    return "\n".join(lines)
