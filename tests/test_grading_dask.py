@@ -1,0 +1,41 @@
+"""The class autograder handing notebooks to a Dask scheduler with two workers, PostgreSQL gradebook shared."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from course_lib.grading.democourse import CORRECT, WRONG, add_submission, make_course
+from test_grading_postgres import pg_scores, postgres_url  # noqa: F401 - the fixture is used by name
+from test_grading_runner import run_autograde
+
+
+@pytest.fixture
+def scheduler():
+    distributed = pytest.importorskip("distributed", reason="dask distributed is not installed")
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                       dashboard_address=None, host="127.0.0.1")
+    try:
+        yield cluster
+    finally:
+        cluster.close()
+
+
+def test_two_dask_workers_grade_into_shared_postgresql(scheduler, postgres_url: str, tmp_path: Path) -> None:
+    course = make_course(tmp_path / "course", db_url=postgres_url)
+    expected = {}
+    for i in range(6):
+        add_submission(course, f"s{i}", CORRECT if i % 2 else WRONG)
+        expected[f"s{i}"] = 5.0 if i % 2 else 1.0
+
+    result = run_autograde(course, "--scheduler", scheduler.scheduler_address)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "2 workers" in result.stdout
+    assert pg_scores(postgres_url) == expected
+    import distributed
+
+    with distributed.Client(scheduler.scheduler_address) as client:
+        done = client.run(lambda dask_worker: len(dask_worker.data) + dask_worker.state.executed_count)
+    assert len(done) == 2 and all(n > 0 for n in done.values()), done  # both workers took a share
