@@ -111,9 +111,15 @@ class LocalBackend:
         self.warnings = sorted({w for s in sandboxes for w in s.warnings})
 
     def run(self, cells: list[str], files: dict[str, bytes]) -> JobResult:
+        """Run in a free sandbox; a sandbox that broke is replaced by a fresh one, and the job retried once."""
         sandbox = self._free.get()
         try:
-            return sandbox.run(cells, files, self.limits)
+            try:
+                return sandbox.run(cells, files, self.limits)
+            except SandboxError:
+                sandbox.close()
+                sandbox = Sandbox(hide=sandbox.hide).start()
+                return sandbox.run(cells, files, self.limits)
         finally:
             self._free.put(sandbox)
 
