@@ -56,7 +56,8 @@ class DaskBackend:
         threads = sum(self.client.nthreads().values())
         self.slots = jobs or threads
         self.limits, self.hide = limits, hide
-        self.description = f"Dask at {where} ({len(self.client.nthreads())} workers, {threads} threads)"
+        self.description = (f"Dask at {where} ({len(self.client.nthreads())} workers, {threads} threads; "
+                            "isolation set up on each worker)")
 
     def run(self, cells: list[str], files: dict[str, bytes]) -> JobResult:
         future = self.client.submit(run_on_worker, cells, files, self.limits.__dict__, self.hide, pure=False)

@@ -92,6 +92,22 @@ def drop_privileges(uid: int | None, gid: int | None) -> None:
     _libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
 
 
+def lock_mounts() -> None:
+    """Enter a nested user and mount namespace, so the covering mounts can no longer be undone.
+
+    Used where the sandbox runs as the instructor's own user (no root): inside the first user
+    namespace the child would be root and could unmount the tmpfs covers; mounts inherited by a
+    less privileged namespace are locked together by the kernel.
+    """
+    uid, gid = os.getuid(), os.getgid()
+    if _libc.unshare(0x10000000 | 0x00020000) != 0:  # CLONE_NEWUSER | CLONE_NEWNS
+        err = ctypes.get_errno()
+        raise OSError(err, f"unshare: {os.strerror(err)}")
+    Path("/proc/self/setgroups").write_text("deny")
+    Path("/proc/self/uid_map").write_text(f"{uid} {uid} 1")
+    Path("/proc/self/gid_map").write_text(f"{gid} {gid} 1")
+
+
 def kill_all_of_uid(uid: int) -> None:
     """Kill every process running as `uid` (what a submission may have left behind), from a helper."""
     pid = os.fork()

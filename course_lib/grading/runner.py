@@ -34,7 +34,7 @@ from traitlets.config import Config
 
 from .execute import SandboxedExecute
 from .inputs import MAX_EXTRA_BYTES, Submission, check_submission, find_submissions
-from .sandbox import JobResult, Limits, Sandbox, SandboxError, isolation_mode
+from .sandbox import JobResult, Limits, LimitsError, Sandbox, SandboxError
 
 
 class GradingError(RuntimeError):
@@ -107,6 +107,11 @@ class LocalBackend:
             sandboxes = list(pool.map(lambda _: Sandbox(hide=hide).start(), range(jobs)))
         for sandbox in sandboxes:
             self._free.put(sandbox)
+        try:
+            sandboxes[0].check_limits(limits)
+        except LimitsError:
+            self.close()
+            raise
         self.description = f"{jobs} local sandboxes (isolation: {sandboxes[0].mode})"
         self.warnings = sorted({w for s in sandboxes for w in s.warnings})
 
@@ -116,6 +121,8 @@ class LocalBackend:
         try:
             try:
                 return sandbox.run(cells, files, self.limits)
+            except LimitsError:
+                raise
             except SandboxError:
                 sandbox.close()
                 sandbox = Sandbox(hide=sandbox.hide).start()
@@ -328,7 +335,7 @@ def format_report(report: Report, assignment: str) -> str:
     lines = [f"autograde {assignment}: {n} submission(s): {graded} graded, {report.count('failed')} failed, "
              f"{report.count('skipped')} skipped in {report.seconds:.1f} s"
              + (f" ({per:.2f} s per graded submission)" if graded else "")
-             + f"; {report.backend}, isolation: {isolation_mode()}"]
+             + f"; {report.backend}"]
     if graded and n <= 40:
         for o in report.outcomes:
             if o.status == "graded":

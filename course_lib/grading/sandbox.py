@@ -44,6 +44,10 @@ class SandboxError(RuntimeError):
     """The sandbox itself (not the submission) failed: it could not start or stopped answering."""
 
 
+class LimitsError(SandboxError):
+    """The limits asked for cannot work on this machine."""
+
+
 def write_frame(fd: int, message: dict) -> None:
     data = json.dumps(message, default=str).encode()
     view = memoryview(_HEADER.pack(len(data)) + data)
@@ -104,6 +108,8 @@ def _child(job_fd: int, result_fd: int, opts: dict) -> None:
         uid = opts.get("uid")
         isolation.apply_limits(opts.get("memory_bytes"), opts.get("cpu_seconds"),
                                max_processes=512 if uid is not None else None)
+        if opts.get("nest"):
+            isolation.lock_mounts()
         isolation.drop_privileges(uid, uid)
         job = read_frame(job_fd, time.monotonic() + 60, limit=MAX_RESULT)
         os.close(job_fd)
@@ -137,7 +143,7 @@ def _child(job_fd: int, result_fd: int, opts: dict) -> None:
     os._exit(0)
 
 
-def _serve(sock: socket.socket, uid: int | None, private_scratch: bool) -> None:
+def _serve(sock: socket.socket, uid: int | None, private_scratch: bool, nest: bool) -> None:
     """Answer the trusted side: 'fork' (with two pipe ends attached) and 'sweep'."""
     while True:
         try:
@@ -152,7 +158,7 @@ def _serve(sock: socket.socket, uid: int | None, private_scratch: bool) -> None:
             pid = os.fork()
             if pid == 0:
                 sock.close()
-                _child(job_fd, result_fd, {**request, "uid": uid})
+                _child(job_fd, result_fd, {**request, "uid": uid, "nest": nest})
             os.close(job_fd)
             os.close(result_fd)
             sock.sendall(json.dumps({"pid": pid}).encode())
@@ -181,6 +187,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--hide", action="append", default=[])
     parser.add_argument("--keep", action="append", default=[])
     parser.add_argument("--preload", default=",".join(DEFAULT_PRELOAD))
+    parser.add_argument("--nest", action="store_true", help="lock the mounts in a nested user namespace per child")
     args = parser.parse_args(argv)
     sock = socket.socket(fileno=args.fd)
     hidden: list[str] = []
@@ -201,7 +208,7 @@ def main(argv: list[str] | None = None) -> None:
         isolation.kill_all_of_uid(args.uid)
     sock.sendall(json.dumps({"ready": True, "hidden": hidden, "warnings": warnings,
                              "vmdata_kb": isolation.data_memory_kb()}).encode())
-    _serve(sock, args.uid, private_scratch="/tmp" in hidden)
+    _serve(sock, args.uid, private_scratch="/tmp" in hidden, nest=args.nest and bool(hidden))
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -280,7 +287,7 @@ class Sandbox:
             command = ["unshare", "--net", "--mount", "--propagation", "private", *command, "--uid", str(self.uid)]
         elif self.mode == "namespaces":
             command = ["unshare", "--user", "--map-root-user", "--net", "--mount", "--propagation", "private",
-                       *command]
+                       *command, "--nest"]
         if self.mode != "none":
             hide = [*isolation.DEFAULT_HIDDEN, *self.hide]
             keep = [sys.prefix, str(Path(__file__).resolve().parents[1]), *self.keep]
@@ -303,14 +310,18 @@ class Sandbox:
         ours.settimeout(None)
         return self
 
+    def check_limits(self, limits: Limits) -> None:
+        """Refuse a memory limit below what the warm interpreter itself holds (every cell would fail)."""
+        if limits.memory_mb < self.template_data_mb + 256:
+            raise LimitsError(f"--memory-mb {limits.memory_mb} leaves no room: the warm interpreter alone uses "
+                              f"{self.template_data_mb:.0f} MB; give at least {self.template_data_mb + 512:.0f}")
+
     def run(self, cells: list[str], files: dict[str, bytes], limits: Limits) -> JobResult:
         """Run `cells` with `files` beside them in a fresh isolated child; never raises for student faults."""
         if self._sock is None:
             self.start()
+        self.check_limits(limits)
         memory = limits.memory_mb << 20
-        if memory < (self.template_data_mb + 256) * (1 << 20):
-            raise SandboxError(f"--memory-mb {limits.memory_mb} leaves no room: the warm interpreter alone "
-                               f"uses {self.template_data_mb:.0f} MB; give at least {self.template_data_mb + 512:.0f}")
         job_r, job_w = os.pipe()
         res_r, res_w = os.pipe()
         started = time.monotonic()
