@@ -9,6 +9,7 @@ per job slot; a lock lets exactly one thread touch the gradebook at a time, rele
 from __future__ import annotations
 
 import contextlib
+import importlib
 import logging
 import os
 import queue
@@ -21,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from nbconvert.preprocessors import ExecutePreprocessor
 from nbgrader import utils as nbgrader_utils
 from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.apps.autogradeapp import AutogradeApp
@@ -214,6 +216,23 @@ def _shared_setenv(**env: str):
                     os.environ.pop(item[0], None)
 
 
+def swap_execute(preprocessors: list, executor: SandboxedExecute) -> list:
+    """The autograde preprocessors with every kernel-executing step replaced by the sandboxed one.
+
+    Entries may be classes, instances or dotted names (nbgrader_config.py may list any); a step that
+    would run student code in this trusted process must never survive.
+    """
+    swapped = []
+    for pp in preprocessors:
+        target = pp
+        if isinstance(pp, str):
+            module, _, name = pp.rpartition(".")
+            target = getattr(importlib.import_module(module), name)
+        cls = target if isinstance(target, type) else type(target)
+        swapped.append(executor if issubclass(cls, (Execute, ExecutePreprocessor)) else pp)
+    return swapped
+
+
 class ClassGrader:
     """Grades the checked submissions of one assignment through a backend; the only writer of the gradebook."""
 
@@ -237,9 +256,7 @@ class ClassGrader:
         executor = SandboxedExecute(self.backend.run, self.lock, results.append, MAX_EXTRA_BYTES)
         converter = Autograde(coursedir=coursedir, parent=self.app, log=logger)
         converter.force = self.options.force
-        converter.autograde_preprocessors = [
-            executor if isinstance(pp, type) and issubclass(pp, Execute) else pp
-            for pp in converter.autograde_preprocessors]
+        converter.autograde_preprocessors = swap_execute(converter.autograde_preprocessors, executor)
         outcome = Outcome(sub.student, "graded", notes=list(sub.notes))
         with self.lock:
             try:

@@ -1,0 +1,225 @@
+"""Building blocks shared by the graded test cells: a scored report, quiet execution, and the guard
+that gives 0 to a hand-in that reuses the course's own reference code instead of writing it.
+
+nbgrader rules these helpers are shaped by: a test cell that writes to stderr scores 0, and partial
+credit comes only from the cell's last expression being a number between 0 and the cell's points.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import io
+import types
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+# Every object defined under this package counts as the course's own code.
+REFERENCE_PACKAGE = "course_lib"
+
+
+@contextlib.contextmanager
+def quiet() -> Iterator[None]:
+    """Silence warnings and stderr: a test cell that writes anything to stderr scores 0 in nbgrader."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with contextlib.redirect_stderr(io.StringIO()):
+            yield
+
+
+def _describe_error(error: BaseException) -> str:
+    message = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {message[0] if message else ''}"[:200]
+
+
+@dataclass
+class Report:
+    """Pass/fail cases of one test cell; ``score()`` prints them and returns the points earned."""
+
+    title: str
+    points: float
+    cases: list[tuple[str, bool, str]] = field(default_factory=list)
+    blocked: str | None = None
+
+    def add(self, name: str, passed: bool, detail: str = "") -> bool:
+        self.cases.append((name, bool(passed), detail))
+        return bool(passed)
+
+    def check(self, name: str, test: Callable[[], Any]) -> bool:
+        """Run ``test`` quietly; it returns True/False or (passed, detail). An exception fails the case."""
+        try:
+            with quiet():
+                outcome = test()
+        except Exception as error:  # the student's code may raise anything
+            return self.add(name, False, f"raised {_describe_error(error)}")
+        passed, detail = outcome if isinstance(outcome, tuple) else (outcome, "")
+        return self.add(name, bool(passed), str(detail))
+
+    def block_if_reused(self, *objects: Any) -> bool:
+        """Give 0 for the whole cell when any object reuses the course's reference code; True if blocked."""
+        for obj in objects:
+            reason = reference_reuse(obj)
+            if reason:
+                self.blocked = reason
+                return True
+        return False
+
+    def score(self) -> float:
+        """Print one line per case and return the earned share of ``points`` (0 when blocked)."""
+        print(f"{self.title}")
+        if self.blocked:
+            print(f"  0 points: {self.blocked}. Write the code yourself.")
+            return 0.0
+        for name, passed, detail in self.cases:
+            line = f"  [{'pass' if passed else 'FAIL'}] {name}"
+            print(line + (f" -- {detail}" if detail and not passed else ""))
+        if not self.cases:
+            return 0.0
+        earned = self.points * sum(passed for _, passed, _ in self.cases) / len(self.cases)
+        earned = min(self.points, max(0.0, round(earned, 2)))
+        print(f"  {earned:g} / {self.points:g} points")
+        return earned
+
+
+def reference_model(name: str) -> Any:
+    """The course's reference class or function ``name`` from ``course_lib.models`` (or its submodules)."""
+    import importlib
+
+    models = importlib.import_module("course_lib.models")
+    found = getattr(models, name, None)
+    for submodule in ("resnet", "lenet", "vgg", "googlenet", "nin", "alexnet"):
+        if found is not None:
+            break
+        try:
+            found = getattr(importlib.import_module(f"course_lib.models.{submodule}"), name, None)
+        except ImportError:
+            continue
+    if found is None:
+        raise ImportError(f"course_lib.models has no {name}: update course_lib (pip install -e .)")
+    return found
+
+
+# --------------------------------------------------------------------------------------------------
+# Detecting a hand-in that reuses the course's own code
+# --------------------------------------------------------------------------------------------------
+
+
+def _is_reference_name(name: str) -> bool:
+    return name == REFERENCE_PACKAGE or name.startswith(REFERENCE_PACKAGE + ".")
+
+
+def is_reference_object(obj: Any) -> bool:
+    """True for a module, class or function that belongs to the course's package, or an instance of one."""
+    if isinstance(obj, types.ModuleType):
+        return _is_reference_name(obj.__name__)
+    if isinstance(obj, type):
+        return any(_is_reference_name(getattr(k, "__module__", "") or "") for k in obj.__mro__)
+    if callable(obj) and _is_reference_name(getattr(obj, "__module__", "") or ""):
+        return True
+    return any(_is_reference_name(getattr(k, "__module__", "") or "") for k in type(obj).__mro__)
+
+
+def _code_objects(code: types.CodeType) -> Iterator[types.CodeType]:
+    yield code
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            yield from _code_objects(const)
+
+
+def _functions_of(obj: Any) -> list[types.FunctionType]:
+    """The plain functions behind a function, a class's own methods, or an instance's class."""
+    if isinstance(obj, types.MethodType):
+        obj = obj.__func__
+    if isinstance(obj, types.FunctionType):
+        return [obj]
+    klass = obj if isinstance(obj, type) else type(obj)
+    found: list[types.FunctionType] = []
+    for k in klass.__mro__:
+        if k.__module__.startswith(("torch", "builtins")):
+            continue
+        for member in vars(k).values():
+            if isinstance(member, (staticmethod, classmethod)):
+                member = member.__func__
+            if isinstance(member, property):
+                member = member.fget
+            if isinstance(member, types.FunctionType):
+                found.append(member)
+    return found
+
+
+def _reuse_in_function(fn: types.FunctionType, seen: set[int]) -> str | None:
+    """Look through the names and strings a function's code uses for course code; follow the student's own helpers."""
+    if id(fn) in seen:
+        return None
+    seen.add(id(fn))
+    try:
+        if REFERENCE_PACKAGE in inspect.getsource(fn):
+            return f"`{fn.__qualname__}` mentions {REFERENCE_PACKAGE}"
+    except (OSError, TypeError):
+        pass
+    closure = {name: cell.cell_contents for name, cell in zip(fn.__code__.co_freevars, fn.__closure__ or ())
+               if _has_contents(cell)}
+    for code in _code_objects(fn.__code__):
+        for const in code.co_consts:
+            if isinstance(const, str) and REFERENCE_PACKAGE in const:
+                return f"`{fn.__qualname__}` refers to {const!r}"
+        for name in (*code.co_names, *code.co_freevars):
+            if _is_reference_name(name):
+                return f"`{fn.__qualname__}` imports {name}"
+            if name in closure:
+                value = closure[name]
+            elif name in fn.__globals__:
+                value = fn.__globals__[name]
+            else:
+                continue
+            if is_reference_object(value):
+                return f"`{fn.__qualname__}` uses `{name}`, which is the course's own code"
+            if _defined_by_student(value):
+                for inner in _functions_of(value):
+                    reason = _reuse_in_function(inner, seen)
+                    if reason:
+                        return reason
+    return None
+
+
+def _has_contents(cell: types.CellType) -> bool:
+    try:
+        cell.cell_contents
+    except ValueError:
+        return False
+    return True
+
+
+def _defined_by_student(value: Any) -> bool:
+    if isinstance(value, (types.FunctionType, type)):
+        return getattr(value, "__module__", None) == "__main__"
+    return False
+
+
+def reference_reuse(obj: Any) -> str | None:
+    """Why ``obj`` (a class, function or module instance handed in) reuses course code, or None if it does not.
+
+    Checks the class hierarchy, every submodule of an instance, and the names, imports and strings the
+    hand-in's code uses (following the student's own helper functions and classes).
+    """
+    if obj is None:
+        return None
+    if is_reference_object(obj):
+        what = obj.__name__ if isinstance(obj, type) else type(obj).__name__
+        return f"`{getattr(obj, '__name__', what)}` comes from the course's own package {REFERENCE_PACKAGE}"
+    modules = getattr(obj, "modules", None)
+    if not isinstance(obj, type) and callable(modules):
+        try:
+            for sub in obj.modules():
+                if is_reference_object(sub):
+                    return f"it contains a `{type(sub).__name__}` from {REFERENCE_PACKAGE}"
+        except Exception:  # not a torch module after all
+            pass
+    seen: set[int] = set()
+    for fn in _functions_of(obj):
+        reason = _reuse_in_function(fn, seen)
+        if reason:
+            return reason
+    return None
