@@ -169,3 +169,36 @@ def test_export_and_feedback_after_ours_equal_plain_nbgrader(course: Path, tmp_p
     assert feedback.returncode == 0, feedback.stderr
     for student in answers:
         assert (course / "feedback" / student / ASSIGNMENT / f"{ASSIGNMENT}.html").is_file()
+
+
+RESBLK = REPO / "solutions" / "resblk" / "resblk.ipynb"
+
+
+@pytest.mark.skipif(not (RESBLK.exists() and (REPO / "nbgrader_config.py").exists()),
+                    reason="the real resblk assignment (solutions/resblk, nbgrader_config.py) is not in the repo")
+def test_real_resblk_assignment_grades_like_plain_nbgrader(tmp_path: Path) -> None:
+    course = tmp_path / "course"
+    shutil.copytree(REPO / "solutions" / "resblk", course / "solutions" / "resblk")
+    shutil.copy(REPO / "nbgrader_config.py", course / "nbgrader_config.py")
+    generated = nbgrader(course, "generate_assignment", "resblk", "--force", check=False)
+    assert generated.returncode == 0, generated.stderr
+    release = next(p for p in course.glob("*/resblk/resblk.ipynb") if p.parts[-3] != "solutions")
+    for student, notebook in (("solver", RESBLK), ("blank", release)):
+        folder = course / "submitted" / student / "resblk"
+        folder.mkdir(parents=True)
+        shutil.copy(notebook, folder / "resblk.ipynb")
+    plain = Path(shutil.copytree(course, tmp_path / "plain"))
+
+    env = democourse.nbgrader_env()
+    env["PYTHONPATH"] = str(REPO)
+    ours = subprocess.run([sys.executable, "-m", "course_lib.grading", "autograde", "resblk", "--no-progress"],
+                          cwd=course, env=env, capture_output=True, text=True, timeout=600)
+    assert ours.returncode == 0, ours.stdout + ours.stderr
+    theirs = nbgrader(plain, "autograde", "resblk", check=False)
+    assert theirs.returncode == 0, theirs.stderr
+
+    exported = _export(course)
+    assert exported == _export(plain)
+    by_student = {row["student_id"]: row for row in exported}
+    assert float(by_student["solver"]["score"]) == float(by_student["solver"]["max_score"]) > 0
+    assert float(by_student["blank"]["score"]) == 0.0
