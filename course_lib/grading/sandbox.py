@@ -143,6 +143,22 @@ def _child(job_fd: int, result_fd: int, opts: dict) -> None:
     os._exit(0)
 
 
+def _reap_orphans() -> None:
+    """As init of the pid namespace the template inherits orphans; collect their exit statuses."""
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            time.sleep(0.01)
+            try:
+                if os.waitpid(-1, os.WNOHANG)[0] == 0:
+                    return
+            except ChildProcessError:
+                return
+
+
 def _serve(sock: socket.socket, uid: int | None, private_scratch: bool, nest: bool) -> None:
     """Answer the trusted side: 'fork' (with two pipe ends attached) and 'sweep'."""
     while True:
@@ -168,13 +184,24 @@ def _serve(sock: socket.socket, uid: int | None, private_scratch: bool, nest: bo
             status = None
             pid = request.get("pid")
             if pid:
+                for kill in (os.killpg, os.kill):
+                    try:
+                        kill(pid, signal.SIGKILL)
+                    except (ProcessLookupError, PermissionError):
+                        pass
                 try:
                     _, raw = os.waitpid(pid, 0)
                     status = -os.WTERMSIG(raw) if os.WIFSIGNALED(raw) else os.WEXITSTATUS(raw)
                 except ChildProcessError:
                     pass
-            if uid is not None:
+            if os.getpid() == 1:  # init of our own pid namespace: everything else in it is the submission's
+                try:
+                    os.kill(-1, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            elif uid is not None:
                 isolation.kill_all_of_uid(uid)
+            _reap_orphans()
             if private_scratch:  # only ever inside our own tmpfs mounts, never the machine's /tmp
                 isolation.clean_scratch(uid)
             sock.sendall(json.dumps({"status": status}).encode())
@@ -284,10 +311,11 @@ class Sandbox:
         if self.mode == "full":
             slot, self._lock_handle = _claim_slot()
             self.uid = UID_BASE + slot
-            command = ["unshare", "--net", "--mount", "--propagation", "private", *command, "--uid", str(self.uid)]
+            command = ["unshare", "--net", "--mount", "--propagation", "private", "--pid", "--fork", "--mount-proc",
+                       *command, "--uid", str(self.uid)]
         elif self.mode == "namespaces":
             command = ["unshare", "--user", "--map-root-user", "--net", "--mount", "--propagation", "private",
-                       *command, "--nest"]
+                       "--pid", "--fork", "--mount-proc", *command, "--nest"]
         if self.mode != "none":
             hide = [*isolation.DEFAULT_HIDDEN, *self.hide]
             keep = [sys.prefix, str(Path(__file__).resolve().parents[1]), *self.keep]
@@ -375,15 +403,7 @@ class Sandbox:
             if job_w >= 0:
                 os.close(job_w)
             os.close(res_r)
-            try:
-                os.killpg(pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-            exit_status = self._sweep(pid)
+            exit_status = self._sweep(pid)  # the template kills it: the pid is one of its namespace
         if status == "crashed":
             detail = (f"the notebook's process died (signal {-exit_status})" if exit_status and exit_status < 0
                       else f"the notebook's process stopped early (exit {exit_status})")

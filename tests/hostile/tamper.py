@@ -73,6 +73,18 @@ def unmount_the_cover():
     subprocess.run(["umount", "-l", COURSE], check=True, capture_output=True)
 
 
+def peek_through_proc():
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        for route in (f"/proc/{pid}/cwd/gradebook.db", f"/proc/{pid}/root{COURSE}/gradebook.db"):
+            try:
+                with open(route, "rb") as fh:
+                    fh.read(16)
+                return
+            except OSError:
+                pass
+    raise FileNotFoundError("no grader process reachable through /proc")
+
+
 def signal_the_grader():
     os.kill(os.getppid(), 9)
 
@@ -80,7 +92,8 @@ def signal_the_grader():
 for name, action in [("wreck_gradebook", wreck_gradebook), ("overwrite_gradebook_file", overwrite_gradebook_file),
                      ("append_to_solutions", append_to_solutions), ("read_other_submissions", read_other_submissions),
                      ("overwrite_others_autograded", overwrite_others_autograded), ("reach_network", reach_network),
-                     ("unmount_the_cover", unmount_the_cover), ("signal_the_grader", signal_the_grader)]:
+                     ("unmount_the_cover", unmount_the_cover), ("peek_through_proc", peek_through_proc),
+                     ("signal_the_grader", signal_the_grader)]:
     attempt(name, action)
 print("ATTEMPTS", attempts)
 
