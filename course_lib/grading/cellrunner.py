@@ -90,7 +90,10 @@ class _Hook(DisplayHook):
         pass
 
 
-class _Shell(InteractiveShell):
+class ZMQInteractiveShell(InteractiveShell):
+    """Named like ipykernel's shell: libraries test the name (and the IPKernelApp config section) to
+    decide they run in a notebook, e.g. tqdm.auto then draws a widget instead of writing to stderr."""
+
     recorder: _Recorder
 
     def _showtraceback(self, etype, evalue, stb) -> None:
@@ -98,11 +101,12 @@ class _Shell(InteractiveShell):
                                       "evalue": str(evalue), "traceback": list(stb)})
 
 
-def _make_shell(recorder: _Recorder) -> _Shell:
+def _make_shell(recorder: _Recorder) -> ZMQInteractiveShell:
     config = Config()
     config.HistoryManager.hist_file = ":memory:"
     config.HistoryManager.enabled = False
-    shell = _Shell.instance(config=config, displayhook_class=_Hook, display_pub_class=_Publisher)
+    config.IPKernelApp.connection_file = ""
+    shell = ZMQInteractiveShell.instance(config=config, displayhook_class=_Hook, display_pub_class=_Publisher)
     shell.recorder = shell.displayhook.recorder = shell.display_pub.recorder = recorder
     if "matplotlib.pyplot" in sys.modules:
         try:

@@ -223,3 +223,30 @@ def reference_reuse(obj: Any) -> str | None:
         if reason:
             return reason
     return None
+
+
+# --------------------------------------------------------------------------------------------------
+# Comparing a student's function with an expected tensor
+# --------------------------------------------------------------------------------------------------
+
+
+def close(actual: Any, expected: Any, tolerance: float = 1e-4) -> tuple[bool, str]:
+    """(True, "") when ``actual`` is a tensor of ``expected``'s shape and values, else (False, why)."""
+    import torch
+
+    if not isinstance(actual, torch.Tensor):
+        return False, f"expected a tensor, got {type(actual).__name__}"
+    if tuple(actual.shape) != tuple(expected.shape):
+        return False, f"expected shape {tuple(expected.shape)}, got {tuple(actual.shape)}"
+    error = (actual.detach().double() - expected.detach().double()).abs().max().item() if expected.numel() else 0.0
+    scale = 1.0 + expected.detach().double().abs().max().item() if expected.numel() else 1.0
+    if not error <= tolerance * scale:  # also catches NaN
+        return False, f"values differ by up to {error:.3g}"
+    return True, ""
+
+
+def generator(seed: int = 0) -> Any:
+    """A seeded torch random generator, so checks are reproducible and leave the global seed alone."""
+    import torch
+
+    return torch.Generator().manual_seed(seed)

@@ -1,0 +1,43 @@
+"""nbgrader settings for the course; the repository root is the nbgrader course directory.
+
+Run nbgrader from the root with the course environment first on PATH (nbgrader calls `alembic` from
+PATH when it creates the gradebook):
+
+    export PATH=$PWD/.venv/bin:$PATH
+    nbgrader generate_assignment resblk --force
+    nbgrader autograde resblk
+    nbgrader generate_feedback resblk
+    nbgrader export
+"""
+
+c = get_config()  # noqa: F821 -- provided by nbgrader when it loads this file
+
+c.CourseDirectory.course_id = "cnn-course"
+# Instructor notebooks (solutions, visible and hidden tests) and the student release, both committed.
+c.CourseDirectory.source_directory = "solutions"
+c.CourseDirectory.release_directory = "exercises"
+c.CourseDirectory.submitted_directory = "submitted"
+c.CourseDirectory.autograded_directory = "autograded"
+c.CourseDirectory.feedback_directory = "feedback"
+
+# Gradebook: SQLite next to this file by default. For many graders at once use PostgreSQL, e.g.
+#   c.CourseDirectory.db_url = "postgresql+psycopg2://grader:secret@localhost:5432/cnn_course"
+# (psycopg2-binary is in requirements.txt).
+c.CourseDirectory.db_url = "sqlite:///gradebook.db"
+
+# Every cell of a submission gets this many seconds; a cell that runs longer is stopped and scores 0.
+c.Execute.timeout = 120
+c.Execute.interrupt_on_timeout = True
+
+# Hidden tests: generate_assignment removes them from the release; autograde restores them to grade;
+# feedback must not show them (nbgrader issue #917). HideHiddenTests cuts their code and tracebacks
+# from the feedback HTML while the scores and the checks' printed reports stay.
+from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor  # noqa: E402
+from nbgrader.preprocessors import GetGrades  # noqa: E402
+
+from course_lib.grading.feedback import HideHiddenTests  # noqa: E402
+
+c.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests, CSSHTMLHeaderPreprocessor]
+
+# Students write their code where the release says so.
+c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
