@@ -75,6 +75,8 @@ def conv1x1_matmul(fn: Callable, points: float = 2) -> float:
         report.check(f"X {tuple(X.shape)}, K {tuple(K.shape)}", lambda X=X, K=K, e=expected: close(fn(X, K), e))
 
     def no_convolution():
+        if not any(passed for _, passed, _ in report.cases):
+            return False, "first make the function compute the right values"
         code = getattr(fn, "__code__", None)
         names = set(code.co_names) if code is not None else set()
         used = sorted(names & _CONVOLUTION_NAMES)

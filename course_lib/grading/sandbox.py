@@ -34,6 +34,7 @@ from . import isolation
 UID_BASE = 61000  # slot k runs as uid UID_BASE + k: numeric ids, no account or home needed
 SLOT_LOCK_DIR = Path("/run/cnn-grader-slots")
 DEFAULT_PRELOAD = ("numpy", "torch", "torch.nn", "torchvision", "matplotlib", "matplotlib.pyplot", "IPython",
+                   "ipykernel.zmqshell", "ipywidgets",
                    "course_lib")
 MAX_FRAME = 32 << 20        # one cell's outputs
 MAX_RESULT = 128 << 20      # all outputs of one submission
