@@ -43,10 +43,11 @@ def find_chromium() -> str | None:
 
 @dataclass
 class PageVisit:
-    """What one page load produced: the URLs requested and those that failed to load."""
+    """What one page load produced: URLs requested, those that failed, uncaught JavaScript errors."""
 
     requested: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
 
 
 class Chromium:
@@ -150,6 +151,9 @@ class Chromium:
             elif event["method"] == "Network.loadingFailed" and not params.get("canceled"):
                 url = urls.get(params["requestId"], "?")
                 visit.failed.append(f"{url} ({params.get('errorText')})")
+            elif event["method"] == "Runtime.exceptionThrown":
+                details = params["exceptionDetails"]
+                visit.errors.append(details.get("exception", {}).get("description") or details.get("text", "?"))
         return visit
 
     def screenshot(self, path: Path) -> None:

@@ -125,6 +125,7 @@ class PageReport:
 
     requested: list[str]
     failed: list[str]
+    errors: list[str]
     images: list[dict]
     widget_views: int = 0
     widgets_rendered: int = 0
@@ -167,7 +168,8 @@ def scroll_to(browser: Chromium, selector: str) -> bool:
 def visit(browser: Chromium, html: Path, page: str) -> PageReport:
     """Open one page, wait for widgets, images and formulas, take screenshots, report."""
     loaded = browser.open(html.joinpath(f"{page}.html").as_uri())
-    report = PageReport(requested=loaded.requested, failed=loaded.failed, images=browser.evaluate(IMAGES_JS))
+    report = PageReport(requested=loaded.requested, failed=loaded.failed, errors=loaded.errors,
+                        images=browser.evaluate(IMAGES_JS))
     report.widget_views = browser.evaluate(WIDGET_VIEWS_JS)
     if report.widget_views:
         browser.wait_for(f"document.querySelectorAll('.widget-subarea').length >= {report.widget_views}")
@@ -204,6 +206,11 @@ def test_pages_load_offline_without_failed_requests(pages: dict[str, PageReport]
     failed = {page: report.failed for page, report in pages.items()}
     assert not any(external.values()), f"pages reach the network: {external}"
     assert not any(failed.values()), f"resources that did not load: {failed}"
+
+
+def test_pages_run_without_javascript_errors(pages: dict[str, PageReport]) -> None:
+    errors = {page: report.errors for page, report in pages.items() if report.errors}
+    assert not errors, f"uncaught JavaScript errors: {errors}"
 
 
 def test_no_broken_images(pages: dict[str, PageReport]) -> None:
@@ -256,7 +263,8 @@ def test_failing_notebook_fails_the_build(tmp_path: Path) -> None:
     (tmp_path / "book").mkdir()
     shutil.copy(REPO / "_config.yml", tmp_path)
     shutil.copy(REPO / "book" / "references.bib", tmp_path / "book")
-    (tmp_path / "book" / "vendor").symlink_to(REPO / "book" / "vendor", target_is_directory=True)
+    for folder in ("vendor", "_ext"):
+        (tmp_path / "book" / folder).symlink_to(REPO / "book" / folder, target_is_directory=True)
     (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: book/broken\n")
     notebook = new_notebook(cells=[new_markdown_cell("# Broken"),
                                    new_code_cell("raise ValueError('this chapter is broken')")])
