@@ -1,7 +1,7 @@
 """LeNet-5 and the small MNIST ConvNet: the first networks the course trains.
 
 Both are ``nn.Sequential`` subclasses with named layers, so ``model.conv1`` and ``model[0]``
-reach the same module and a summary lists every step (convolution, activation, pooling).
+reach the same module, ``model[:6]`` is the feature extractor, and a summary lists every step.
 """
 
 from __future__ import annotations
@@ -23,7 +23,16 @@ def _choose(kind: str, value: str, options: dict[str, type[nn.Module]]) -> type[
     return options[value]
 
 
-class LeNet5(nn.Sequential):
+class NamedSequential(nn.Sequential):
+    """``nn.Sequential`` whose slices are plain Sequentials, so ``model[:6]`` works despite a custom __init__."""
+
+    def __getitem__(self, index: int | slice) -> nn.Module:
+        if isinstance(index, slice):
+            return nn.Sequential(OrderedDict(list(self._modules.items())[index]))
+        return super().__getitem__(index)
+
+
+class LeNet5(NamedSequential):
     """LeNet-5 (LeCun et al., 1998) with linear layers for C5/F6, as in PyTorch's tutorial.
 
     Shapes for a (N, 1, 32, 32) batch: conv1 (N, 6, 28, 28), pool1 (N, 6, 14, 14),
@@ -65,7 +74,7 @@ class LeNet5(nn.Sequential):
         )
 
 
-class ConvNet(nn.Sequential):
+class ConvNet(NamedSequential):
     """The small MNIST network: two 3x3 'same' convolutions with 2x2 max-pooling, one linear layer.
 
     Shapes for a (N, 1, 28, 28) batch: conv1 (N, 8, 28, 28), pool1 (N, 8, 14, 14),

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
+from .lenet import NamedSequential
+
 __all__ = ["NiN", "nin_block"]
 
 
@@ -24,7 +26,7 @@ def nin_block(in_channels: int, out_channels: int, kernel_size: int, stride: int
     )
 
 
-class NiN(nn.Sequential):
+class NiN(NamedSequential):
     """NiN with the AlexNet-like widths (96, 256, 384), for 28x28 up to 224x224 inputs.
 
     The 3x3/2 max-pools pad by 1 so that a 28x28 image still fits: shapes 28 -> 5 -> 3 -> 2 -> 1

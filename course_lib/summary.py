@@ -1,0 +1,123 @@
+"""Layer-by-layer summaries and a parameter/FLOPs table of the reference models, via torchinfo.
+
+``summarize`` prints every layer's output shape and parameter count for one input size (the
+(128, 64, 32, 32) -> (128, 512, 4, 4) trace of ResNet-18 on CIFAR-10). ``model_table`` counts
+parameters and multiply-adds of every reference model at its natural input size.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Iterable, Sequence
+
+import torch
+import torchinfo
+from torch import nn
+
+from . import models as course_models
+
+__all__ = ["summarize", "ModelRow", "ModelTable", "REFERENCE_MODELS", "model_table"]
+
+SUMMARY_COLUMNS = ("output_size", "num_params")
+
+
+def _check_input_size(input_size: Sequence[int]) -> tuple[int, ...]:
+    """Accept (N, C, H, W)-like sizes only, with a message that says what to pass."""
+    size = tuple(input_size)
+    if len(size) < 2 or not all(isinstance(d, int) and d > 0 for d in size):
+        raise ValueError(f"input_size must be a batch shape of positive ints such as (128, 3, 32, 32); got {input_size!r}")
+    return size
+
+
+def summarize(
+    model: nn.Module,
+    input_size: Sequence[int],
+    depth: int = 3,
+    *,
+    col_names: Sequence[str] = SUMMARY_COLUMNS,
+    verbose: int = 1,
+    **kwargs,
+) -> torchinfo.ModelStatistics:
+    """Print each layer's output shape and parameter count for a batch of ``input_size``.
+
+    ``depth`` is how many levels of nested modules to list (resnet18_cifar: 1 = stages,
+    2 = blocks, 3 = convolutions). Other keywords go to :func:`torchinfo.summary` (``device``,
+    ``dtypes``, ``mode`` ...). Runs one forward pass in eval mode without gradients; returns
+    torchinfo's statistics (``total_params``, ``total_mult_adds``, ...). ``verbose=0`` stays quiet.
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"summarize needs an nn.Module, got {type(model).__name__}")
+    kwargs.setdefault("row_settings", ("var_names",))
+    return torchinfo.summary(
+        model, input_size=_check_input_size(input_size), depth=depth, col_names=col_names, verbose=verbose, **kwargs
+    )
+
+
+# name -> (constructor, natural input size of one image). ImageNet models at 3x224x224,
+# the MNIST-sized nets at their dataset's size, the CIFAR nets at 3x32x32.
+REFERENCE_MODELS: dict[str, tuple[Callable[[], nn.Module], tuple[int, int, int]]] = {
+    "LeNet5": (course_models.LeNet5, (1, 32, 32)),
+    "LeNet5(input_size=28)": (lambda: course_models.LeNet5(input_size=28), (1, 28, 28)),
+    "ConvNet": (course_models.ConvNet, (1, 28, 28)),
+    "NiN": (course_models.NiN, (1, 224, 224)),
+    "alexnet": (course_models.alexnet, (3, 224, 224)),
+    **{name: (getattr(course_models, name), (3, 224, 224)) for name in
+       ("vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn")},
+    # The auxiliary heads only run in training; the table shows the network used for inference.
+    "googlenet": (lambda: course_models.googlenet(aux_logits=False), (3, 224, 224)),
+    "resnet18": (course_models.resnet18, (3, 224, 224)),
+    "resnet34": (course_models.resnet34, (3, 224, 224)),
+    "resnet50": (course_models.resnet50, (3, 224, 224)),
+    "resnet18_cifar": (course_models.resnet18_cifar, (3, 32, 32)),
+    "FourBlockResNet": (course_models.FourBlockResNet, (3, 32, 32)),
+}
+
+
+@dataclass(frozen=True)
+class ModelRow:
+    """One model's size and cost for a single image: ``macs`` multiply-adds, ``flops`` = 2 * macs."""
+
+    name: str
+    input_size: tuple[int, ...]
+    params: int
+    macs: int
+
+    @property
+    def flops(self) -> int:
+        return 2 * self.macs
+
+
+class ModelTable(list):
+    """A list of :class:`ModelRow` that prints as an aligned text table (millions of MACs and FLOPs)."""
+
+    def __str__(self) -> str:
+        header = f"{'model':<22} {'input':>11} {'params':>13} {'MMACs':>10} {'MFLOPs':>10}"
+        lines = [header, "-" * len(header)]
+        for row in self:
+            size = "x".join(map(str, row.input_size))
+            lines.append(
+                f"{row.name:<22} {size:>11} {row.params:>13,} {row.macs / 1e6:>10,.1f} {row.flops / 1e6:>10,.1f}"
+            )
+        return "\n".join(lines)
+
+
+def model_table(models: Iterable[str] | None = None, device: str | torch.device = "meta") -> ModelTable:
+    """Parameters and multiply-adds of the reference models (all of :data:`REFERENCE_MODELS` by default).
+
+    The default ``device="meta"`` builds each model without allocating weights and traces shapes
+    only, which gives the same counts in a fraction of a second; pass "cpu" or "cuda" to run a
+    real forward pass instead.
+    """
+    names = list(REFERENCE_MODELS) if models is None else list(models)
+    unknown = [name for name in names if name not in REFERENCE_MODELS]
+    if unknown:
+        raise ValueError(f"unknown model names {unknown}; choose from {list(REFERENCE_MODELS)}")
+    table = ModelTable()
+    for name in names:
+        build, image_size = REFERENCE_MODELS[name]
+        with torch.device(device):
+            model = build()
+        stats = torchinfo.summary(model, input_size=(1, *image_size), device=device, verbose=0)
+        params = sum(p.numel() for p in model.parameters())
+        table.append(ModelRow(name, image_size, params, int(stats.total_mult_adds)))
+    return table
