@@ -29,6 +29,19 @@ def quiet() -> Iterator[None]:
             yield
 
 
+@contextlib.contextmanager
+def single_thread() -> Iterator[None]:
+    """Run torch on one thread: the checks use tiny tensors, and on a busy machine thread hand-offs cost far more."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def _describe_error(error: BaseException) -> str:
     message = str(error).strip().splitlines()
     return f"{type(error).__name__}: {message[0] if message else ''}"[:200]
@@ -50,7 +63,7 @@ class Report:
     def check(self, name: str, test: Callable[[], Any]) -> bool:
         """Run ``test`` quietly; it returns True/False or (passed, detail). An exception fails the case."""
         try:
-            with quiet():
+            with quiet(), single_thread():
                 outcome = test()
         except Exception as error:  # the student's code may raise anything
             return self.add(name, False, f"raised {_describe_error(error)}")

@@ -127,27 +127,34 @@ def transplant(
 ) -> tuple[float, nn.Module, nn.Module, dict[int, nn.Module]]:
     """Try every pairing; return (error, reference copy, student copy, {id(reference layer): student layer}).
 
-    The copies carry the reference's weights under the best pairing found. The error is inf when the
-    models have different layers or no pairing runs.
+    Each pairing is scored quickly (eval mode, first input); the best one is then compared in eval and
+    train mode on all inputs. The copies carry the reference's weights under that pairing. The error
+    is inf when the models have different layers or the student's forward fails.
     """
-    best: tuple[float, nn.Module, nn.Module, dict[int, nn.Module]] = (math.inf, reference, student, {})
+    ref, stu = copy.deepcopy(reference), copy.deepcopy(student)
+    ref_index = {id(m): i for i, m in enumerate(parametric_modules(reference))}
+    stu_index = {id(m): i for i, m in enumerate(parametric_modules(student))}
+    ref_layers, stu_layers = parametric_modules(ref), parametric_modules(stu)
+    best_error, best_pairing = math.inf, None
     for pairing in pairings(reference, student):
-        ref, stu = copy.deepcopy(reference), copy.deepcopy(student)
-        ref_layers = {id(m): i for i, m in enumerate(parametric_modules(reference))}
-        stu_layers = {id(m): i for i, m in enumerate(parametric_modules(student))}
-        ref_copy_layers, stu_copy_layers = parametric_modules(ref), parametric_modules(stu)
-        mapping = {}
-        for ref_layer, stu_layer in pairing:
-            src = ref_copy_layers[ref_layers[id(ref_layer)]]
-            dst = stu_copy_layers[stu_layers[id(stu_layer)]]
+        pairs = [(ref_layers[ref_index[id(r)]], stu_layers[stu_index[id(s)]]) for r, s in pairing]
+        for src, dst in pairs:
             copy_layer(src, dst)
-            mapping[id(src)] = dst
         try:
-            error = compare(ref, stu, inputs)
+            with torch.no_grad():
+                error = relative_error(stu.eval()(inputs[0].clone()), ref.eval()(inputs[0].clone()))
         except Exception:  # this pairing makes the student's forward fail (e.g. wrong shapes)
             error = math.inf
-        if error < best[0] or not best[3]:
-            best = (error, ref, stu, mapping)
-        if error < 1e-5:
+        if best_pairing is None or error < best_error:
+            best_error, best_pairing = error, pairs
+        if error < 1e-6:
             break
-    return best
+    if best_pairing is None:
+        return math.inf, ref, stu, {}
+    for src, dst in best_pairing:
+        copy_layer(src, dst)
+    try:
+        error = compare(ref, stu, inputs)
+    except Exception:
+        error = math.inf
+    return error, ref, stu, {id(src): dst for src, dst in best_pairing}

@@ -1,4 +1,4 @@
-# expect-lost: parameter_count same_function residual batchnorm
+# expect-lost: parameter_count same_function residual batchnorm_modes
 # Plain convolutions, no batch norm anywhere.
 import torch
 from torch import nn
