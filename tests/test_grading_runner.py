@@ -8,6 +8,7 @@ import csv
 import hashlib
 import os
 import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -48,8 +49,8 @@ def tree_hash(folder: Path) -> str:
     return digest.hexdigest()
 
 
-def hostile(name: str, root: Path) -> str:
-    return (HOSTILE / name).read_text().replace("COURSE_ROOT", str(root))
+def hostile(name: str, root: Path, port: int = 9) -> str:
+    return (HOSTILE / name).read_text().replace("COURSE_ROOT", str(root)).replace("NET_PORT", str(port))
 
 
 def summary_line(output: str, student: str, word: str) -> str:
@@ -76,11 +77,13 @@ def test_hostile_submission_cannot_touch_gradebook_solutions_or_others(course: P
     assert scores(course) == {"zoe": 5.0}
     secret = "# alice-secret-7731"
     add_submission(course, "alice", secret + "\n" + CORRECT)
-    add_submission(course, "mallory", hostile("tamper.py", course))
+    listener = socket.create_server(("127.0.0.1", 0))  # reachable from here, so only the sandbox stops it
+    add_submission(course, "mallory", hostile("tamper.py", course, listener.getsockname()[1]))
     before = {name: tree_hash(course / name) for name in ("solutions", "submitted", "exercises")}
     zoe_notebook = (course / "autograded" / "zoe" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").read_bytes()
 
     result = run_autograde(course)
+    listener.close()
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert scores(course) == {"zoe": 5.0, "alice": 5.0, "mallory": 5.0}
