@@ -17,6 +17,7 @@ import fcntl
 import importlib
 import json
 import os
+import pwd
 import select
 import shutil
 import signal
@@ -31,7 +32,7 @@ from typing import Any
 
 from . import isolation
 
-UID_BASE = 61000  # slot k runs as uid UID_BASE + k: numeric ids, no account or home needed
+UID_BASE = 61000  # slot k runs as uid UID_BASE + k: numeric ids without an account (those with one are skipped)
 SLOT_LOCK_DIR = Path("/run/cnn-grader-slots")
 DEFAULT_PRELOAD = ("numpy", "torch", "torch.nn", "torchvision", "matplotlib", "matplotlib.pyplot", "IPython",
                    "ipykernel.zmqshell", "ipywidgets",
@@ -275,6 +276,11 @@ def _claim_slot() -> tuple[int, Any]:
     """Pick a slot number no other grading process on this machine holds (a lock file per slot)."""
     SLOT_LOCK_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
     for slot in range(1024):
+        try:  # never borrow the uid of a real account: its processes are killed after every job
+            pwd.getpwuid(UID_BASE + slot)
+            continue
+        except KeyError:
+            pass
         handle = open(SLOT_LOCK_DIR / f"slot-{slot}.lock", "w")
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
