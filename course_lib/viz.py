@@ -138,15 +138,19 @@ def _is_single_history(obj: Any) -> bool:
 def _metric_keys(history: Mapping[str, list[float]], metric: str) -> list[tuple[str, str]]:
     """(split, key) pairs holding ``metric``: 'loss' finds train_loss and test_loss, 'accuracy' finds *_acc."""
     names = METRIC_ALIASES.get(metric, (metric,))
+
+    def measured(key: str) -> bool:  # a run without a test loader records test_* as NaN: skip those
+        return any(not math.isnan(v) for v in history.get(key, []))
+
     found = []
     for split in SPLITS:
         for name in names:
             key = f"{split}_{name}"
-            if key in history and history[key]:
+            if measured(key):
                 found.append((split, key))
                 break
     if not found:
-        found = [("", name) for name in names if history.get(name)][:1]
+        found = [("", name) for name in names if measured(name)][:1]
     return found
 
 
