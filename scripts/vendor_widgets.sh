@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# (Re)create book/vendor/: the browser scripts the HTML book needs, so it renders widgets and
-# maths with no network. Downloads three npm tarballs with `npm pack` into a temporary folder and
+# (Re)create the npm parts of book/vendor/ (requirejs/, jupyter-widgets/, mathjax/, VERSIONS): the
+# browser scripts the HTML book needs to render widgets and maths with no network. Downloads three
+# npm tarballs with `npm pack` into a temporary folder and
 # copies only the files the pages load. Run it only to change versions; the result is committed.
 #
 #   scripts/vendor_widgets.sh            # uses the versions below
