@@ -75,7 +75,11 @@ REFERENCE_MODELS: dict[str, tuple[Callable[[], nn.Module], tuple[int, int, int]]
 
 @dataclass(frozen=True)
 class ModelRow:
-    """One model's size and cost for a single image: ``macs`` multiply-adds, ``flops`` = 2 * macs."""
+    """One model's size and cost for a single image.
+
+    ``macs`` are multiply-adds as torchinfo counts them (a bias addition counts as one);
+    ``flops`` = 2 * macs, the usual convention (one multiply plus one add).
+    """
 
     name: str
     input_size: tuple[int, ...]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Callable
-
 import pytest
 import torch
 import torchvision
@@ -24,35 +22,54 @@ def count_params(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def torchvision_with_random_weights(name: str, **kwargs) -> nn.Module:
-    """A torchvision model with seeded random weights, built on the meta device to skip its slow init."""
-    with torch.device("meta"):
-        model = getattr(torchvision.models, name)(weights=None, **kwargs)
-    model.to_empty(device="cpu")
-    generator = torch.Generator().manual_seed(0)
-    with torch.no_grad():
-        for key, tensor in model.state_dict().items():
-            if key.endswith("num_batches_tracked"):
-                tensor.zero_()
-            elif key.endswith("running_var"):
-                tensor.uniform_(0.5, 1.5, generator=generator)
-            elif tensor.dim() > 1:  # He-uniform scale keeps activations finite through 50 layers
-                bound = (6.0 / tensor[0].numel()) ** 0.5
-                tensor.uniform_(-bound, bound, generator=generator)
-            elif key.endswith("weight"):  # batch-norm scales near 1: activations neither vanish nor explode
-                tensor.uniform_(0.5, 1.5, generator=generator)
-            else:  # biases and running means; uniform_ is three times faster than normal_
-                tensor.uniform_(-0.2, 0.2, generator=generator)
-    return model
+BIG = 1 << 20  # entries; VGG's and AlexNet's classifier matrices are far above this
 
 
-def ours_loaded_from(reference: nn.Module, build: Callable[[], nn.Module]) -> nn.Module:
-    """Build our model without allocating weights, then take the reference's tensors (strict names and shapes)."""
+def random_tensor(key: str, shape: torch.Size, dtype: torch.dtype, generator: torch.Generator) -> torch.Tensor:
+    """Seeded values on a scale that keeps activations finite (and clear of denormals) through 50 layers."""
+    if key.endswith("num_batches_tracked"):
+        return torch.zeros(shape, dtype=dtype)
+    value = torch.empty(shape, dtype=dtype)
+    if len(shape) > 1:  # He-uniform for convolution and linear weights
+        bound = (6.0 / value[0].numel()) ** 0.5
+        return value.uniform_(-bound, bound, generator=generator)
+    if key.endswith(("running_var", "weight")):  # batch-norm variances and scales near 1
+        return value.uniform_(0.5, 1.5, generator=generator)
+    return value.uniform_(-0.2, 0.2, generator=generator)  # biases and running means
+
+
+@pytest.fixture(scope="module")
+def big_tensors() -> dict:
+    """Large random matrices shared by the models that have the same one (all eight VGG classifiers).
+
+    Fresh 100M-entry matrices for every VGG would cost seconds each in allocation alone.
+    """
+    return {}
+
+
+def torchvision_pair(name: str, big_tensors: dict, **kwargs) -> tuple[nn.Module, nn.Module]:
+    """(ours, torchvision's) for the same constructor name and options, holding the same random tensors.
+
+    Both are built on the meta device (no weights, no slow init), then receive one seeded state
+    dict through ``load_state_dict(strict=True, assign=True)``, which checks every name and shape.
+    """
     with torch.device("meta"):
-        ours = build()
+        reference = getattr(torchvision.models, name)(weights=None, **kwargs)
+        ours = getattr(models, name)(**kwargs)
     assert count_params(ours) == count_params(reference)
-    ours.load_state_dict(reference.state_dict(), strict=True, assign=True)
-    return ours
+    generator = torch.Generator().manual_seed(0)
+    state = {}
+    for key, tensor in reference.state_dict().items():
+        cache_key = (key, tuple(tensor.shape))
+        if cache_key in big_tensors:
+            state[key] = big_tensors[cache_key]
+            continue
+        state[key] = random_tensor(key, tensor.shape, tensor.dtype, generator)
+        if tensor.numel() > BIG:
+            big_tensors[cache_key] = state[key]
+    reference.load_state_dict(state, strict=True, assign=True)
+    ours.load_state_dict(state, strict=True, assign=True)
+    return ours, reference
 
 
 @pytest.fixture(autouse=True)
@@ -61,11 +78,12 @@ def _seed() -> None:
 
 
 @pytest.mark.parametrize("name", TORCHVISION_EXACT)
-def test_same_parameters_and_logits_as_torchvision(name: str) -> None:
+def test_same_parameters_and_logits_as_torchvision(name: str, big_tensors: dict) -> None:
     extra = {"init_weights": True} if name == "googlenet" else {}
-    reference = torchvision_with_random_weights(name, **extra).eval()
-    ours = ours_loaded_from(reference, getattr(models, name)).eval()
-    x = torch.randn(2, 3, 64, 64)
+    ours, reference = torchvision_pair(name, big_tensors, **extra)
+    ours.eval(), reference.eval()
+    side = 64 if name == "alexnet" else 32  # every net's pooling head accepts small images; AlexNet needs 63+
+    x = torch.randn(1, 3, side, side)
     with torch.no_grad():
         assert_close(ours(x), reference(x))
 
@@ -79,10 +97,10 @@ def test_resnet18_parity_at_imagenet_size_with_real_constructors() -> None:
         assert_close(ours(x), reference(x))
 
 
-def test_googlenet_auxiliary_outputs_match_torchvision_in_training() -> None:
-    reference = torchvision_with_random_weights("googlenet", init_weights=True).train()
-    ours = ours_loaded_from(reference, models.googlenet).train()
-    x = torch.randn(2, 3, 64, 64)
+def test_googlenet_auxiliary_outputs_match_torchvision_in_training(big_tensors: dict) -> None:
+    ours, reference = torchvision_pair("googlenet", big_tensors, init_weights=True)
+    ours.train(), reference.train()
+    x = torch.randn(2, 3, 32, 32)
     with torch.no_grad():
         torch.manual_seed(1)
         expected = reference(x)
@@ -93,12 +111,11 @@ def test_googlenet_auxiliary_outputs_match_torchvision_in_training() -> None:
         assert_close(getattr(got, field), getattr(expected, field))
 
 
-def test_googlenet_without_aux_heads_and_with_input_transform_matches_torchvision() -> None:
-    options = {"aux_logits": False, "transform_input": True, "init_weights": True}
-    reference = torchvision_with_random_weights("googlenet", **options).eval()
-    ours = ours_loaded_from(reference, lambda: models.googlenet(**options)).eval()
+def test_googlenet_without_aux_heads_and_with_input_transform_matches_torchvision(big_tensors: dict) -> None:
+    ours, reference = torchvision_pair("googlenet", big_tensors, aux_logits=False, transform_input=True, init_weights=True)
+    ours.eval(), reference.eval()
     assert count_params(ours) == 6_624_904
-    x = torch.randn(2, 3, 64, 64)
+    x = torch.randn(2, 3, 32, 32)
     with torch.no_grad():
         assert_close(ours(x), reference(x))
 
