@@ -135,6 +135,11 @@ class Chromium:
             time.sleep(0.2)
         return False
 
+    def press(self, key: str, key_code: int) -> None:
+        """Press and release one key in the focused element (e.g. "ArrowRight", 39)."""
+        for kind in ("keyDown", "keyUp"):
+            self.send("Input.dispatchKeyEvent", type=kind, key=key, code=key, windowsVirtualKeyCode=key_code)
+
     def open(self, url: str, settle: float = 1.0) -> PageVisit:
         """Load a URL, wait for the load event and network quiet, and report its requests."""
         self._events.clear()

@@ -139,6 +139,7 @@ class PageReport:
     widgets_rendered: int = 0
     math_nodes: int = 0
     typeset: int = 0
+    widget_text_before_after: tuple[str, str] | None = None
     screenshots: list[Path] = field(default_factory=list)
 
 
@@ -156,6 +157,24 @@ Promise.all(Array.from(document.images).map(img => {
 WIDGET_VIEWS_JS = "document.querySelectorAll('script[type=\"application/vnd.jupyter.widget-view+json\"]').length"
 WIDGETS_RENDERED_JS = "document.querySelectorAll('.widget-subarea .jupyter-widgets').length"
 MATH_JS = "document.querySelectorAll('article .math').length"
+# What a widget area shows apart from its sliders (whose own readouts change when they move).
+WIDGET_TEXT_JS = """
+(() => {
+  const area = document.querySelector('.widget-subarea');
+  if (!area) return null;
+  const copy = area.cloneNode(true);
+  copy.querySelectorAll('.widget-slider').forEach(slider => slider.remove());
+  return copy.innerHTML;
+})()
+"""
+FOCUS_SLIDER_JS = """
+(() => {
+  const handle = document.querySelector('.widget-subarea .widget-slider .noUi-handle');
+  if (!handle) return false;
+  handle.focus();
+  return true;
+})()
+"""
 TYPESET_JS = """
 (window.MathJax && MathJax.startup && MathJax.startup.promise
   ? MathJax.startup.promise : Promise.resolve()).then(
@@ -192,6 +211,11 @@ def visit(browser: Chromium, html: Path, page: str) -> PageReport:
         if selector is None or scroll_to(browser, selector):
             browser.screenshot(path)
             report.screenshots.append(path)
+    if report.widgets_rendered and browser.evaluate(FOCUS_SLIDER_JS):
+        before = browser.evaluate(WIDGET_TEXT_JS)
+        browser.press("ArrowRight", 39)  # one step of the first slider, as a reader would
+        time.sleep(0.5)
+        report.widget_text_before_after = (before, browser.evaluate(WIDGET_TEXT_JS))
     return report
 
 
@@ -245,6 +269,16 @@ def test_widgets_render_without_a_kernel(pages: dict[str, PageReport], book_html
         f"{page}: {report.widget_views} widget views, {report.widgets_rendered} rendered widgets; "
         "the vendored html-manager did not run (see book/vendor/README.md)")
     assert (SCREENSHOTS / f"{page.replace('/', '__')}-widget.png").is_file()
+
+
+@pytest.mark.parametrize("page", WIDGET_PAGES)
+def test_widget_output_follows_its_slider_without_a_kernel(pages: dict[str, PageReport], page: str) -> None:
+    # The explorers promise that their sliders work on the web page: each setting is drawn in
+    # advance, so moving a slider must change what the widget shows, with no Python running.
+    report = pages[page]
+    assert report.widget_text_before_after is not None, f"{page}: no slider found in its widget"
+    before, after = report.widget_text_before_after
+    assert before != after, f"{page}: moving the first slider changed nothing but the slider"
 
 
 def test_widget_scripts_load_only_where_widgets_are(book_html: Path) -> None:
