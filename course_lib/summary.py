@@ -1,6 +1,6 @@
 """Layer-by-layer summaries and a parameter/FLOPs table of the reference models, via torchinfo.
 
-``summarize`` prints every layer's output shape and parameter count for one input size (the
+``summarize`` lists every layer's output shape and parameter count for one input size (the
 (128, 64, 32, 32) -> (128, 512, 4, 4) trace of ResNet-18 on CIFAR-10). ``model_table`` counts
 parameters and multiply-adds of every reference model at its natural input size.
 """
@@ -35,15 +35,17 @@ def summarize(
     depth: int = 3,
     *,
     col_names: Sequence[str] = SUMMARY_COLUMNS,
-    verbose: int = 1,
+    verbose: int = 0,
     **kwargs,
 ) -> torchinfo.ModelStatistics:
-    """Print each layer's output shape and parameter count for a batch of ``input_size``.
+    """Each layer's output shape and parameter count for a batch of ``input_size``, as a printable table.
 
-    ``depth`` is how many levels of nested modules to list (resnet18_cifar: 1 = stages,
-    2 = blocks, 3 = convolutions). Other keywords go to :func:`torchinfo.summary` (``device``,
-    ``dtypes``, ``mode`` ...). Runs one forward pass in eval mode without gradients; returns
-    torchinfo's statistics (``total_params``, ``total_mult_adds``, ...). ``verbose=0`` stays quiet.
+    ``print(summarize(model, (128, 3, 32, 32)))`` shows the table (so does ending a notebook cell
+    with the call); ``verbose=1`` prints it straight away as well. ``depth`` is how many levels of
+    nested modules to list (resnet18_cifar: 1 = stages, 2 = blocks, 3 = convolutions). Other
+    keywords go to :func:`torchinfo.summary` (``device``, ``dtypes``, ``mode`` ...). It runs one
+    forward pass in eval mode without gradients and returns torchinfo's statistics
+    (``total_params``, ``total_mult_adds``, ...), whose ``str`` is the table.
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"summarize needs an nn.Module, got {type(model).__name__}")

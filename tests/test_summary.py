@@ -13,11 +13,12 @@ from course_lib.summary import REFERENCE_MODELS, ModelRow, model_table, summariz
 NOT_NETWORKS = {"conv3x3", "conv1x1", "make_vgg_features", "nin_block"}
 
 
-def test_summarize_prints_the_cifar_resnet18_trace(capsys: pytest.CaptureFixture[str]) -> None:
+def test_summarize_shows_the_cifar_resnet18_trace(capsys: pytest.CaptureFixture[str]) -> None:
     with torch.device("meta"):  # shapes only: the trace does not need real weights or arithmetic
         model = models.resnet18_cifar()
     stats = summarize(model, (128, 3, 32, 32), depth=1, device="meta")
-    printed = capsys.readouterr().out
+    assert capsys.readouterr().out == ""  # quiet unless asked: print(summarize(...)) shows it once
+    printed = str(stats)
     for stage, shape in [("layer1", "[128, 64, 32, 32]"), ("layer2", "[128, 128, 16, 16]"),
                          ("layer3", "[128, 256, 8, 8]"), ("layer4", "[128, 512, 4, 4]")]:
         line = next(line for line in printed.splitlines() if f"({stage})" in line)
@@ -29,11 +30,11 @@ def test_summarize_prints_the_cifar_resnet18_trace(capsys: pytest.CaptureFixture
 def test_summarize_runs_a_real_forward_on_cpu(capsys: pytest.CaptureFixture[str]) -> None:
     model = models.LeNet5()
     model.train()
-    stats = summarize(model, (2, 1, 32, 32), verbose=0)
-    assert capsys.readouterr().out == ""
+    stats = summarize(model, (2, 1, 32, 32), verbose=1)
+    printed = capsys.readouterr().out
     assert stats.total_params == 61_706
-    assert str(stats).count("[2, 6, 28, 28]") == 2  # conv1 and its activation
-    assert "[2, 16, 5, 5]" in str(stats)
+    assert printed.count("[2, 6, 28, 28]") == 2  # conv1 and its activation
+    assert "[2, 16, 5, 5]" in printed
     assert model.training  # torchinfo's eval-mode pass leaves the model's mode alone
 
 

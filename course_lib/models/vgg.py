@@ -7,7 +7,7 @@ accept other sizes too (a 32x32 image reaches 1x1 and is spread back to 7x7).
 
 from __future__ import annotations
 
-from typing import Union
+from typing import Callable, Union
 
 import torch
 from torch import Tensor, nn
@@ -97,41 +97,26 @@ class VGG(nn.Module):
         return self.classifier(torch.flatten(x, 1))
 
 
-def vgg11(num_classes: int = 1000, **kwargs) -> VGG:
-    """VGG-11 (configuration A), 132,863,336 parameters at 1000 classes."""
-    return VGG("vgg11", num_classes=num_classes, **kwargs)
+def _named_vgg(cfg: str, batch_norm: bool, params: int) -> Callable[..., VGG]:
+    """Make a torchvision-style constructor such as ``vgg16_bn(num_classes=1000, **kwargs)``."""
+    name = cfg + ("_bn" if batch_norm else "")
+
+    def build(num_classes: int = 1000, **kwargs) -> VGG:
+        return VGG(cfg, batch_norm=batch_norm, num_classes=num_classes, **kwargs)
+
+    build.__name__ = build.__qualname__ = name
+    build.__doc__ = (
+        f"{name.upper().replace('_BN', ' with batch norm')} as in torchvision "
+        f"({params:,} parameters at 1000 classes); keywords go to :class:`VGG`."
+    )
+    return build
 
 
-def vgg11_bn(num_classes: int = 1000, **kwargs) -> VGG:
-    """VGG-11 with batch norm after every convolution."""
-    return VGG("vgg11", batch_norm=True, num_classes=num_classes, **kwargs)
-
-
-def vgg13(num_classes: int = 1000, **kwargs) -> VGG:
-    """VGG-13 (configuration B)."""
-    return VGG("vgg13", num_classes=num_classes, **kwargs)
-
-
-def vgg13_bn(num_classes: int = 1000, **kwargs) -> VGG:
-    """VGG-13 with batch norm."""
-    return VGG("vgg13", batch_norm=True, num_classes=num_classes, **kwargs)
-
-
-def vgg16(num_classes: int = 1000, **kwargs) -> VGG:
-    """VGG-16 (configuration D), 138,357,544 parameters at 1000 classes."""
-    return VGG("vgg16", num_classes=num_classes, **kwargs)
-
-
-def vgg16_bn(num_classes: int = 1000, **kwargs) -> VGG:
-    """VGG-16 with batch norm."""
-    return VGG("vgg16", batch_norm=True, num_classes=num_classes, **kwargs)
-
-
-def vgg19(num_classes: int = 1000, **kwargs) -> VGG:
-    """VGG-19 (configuration E), 143,667,240 parameters at 1000 classes."""
-    return VGG("vgg19", num_classes=num_classes, **kwargs)
-
-
-def vgg19_bn(num_classes: int = 1000, **kwargs) -> VGG:
-    """VGG-19 with batch norm."""
-    return VGG("vgg19", batch_norm=True, num_classes=num_classes, **kwargs)
+vgg11 = _named_vgg("vgg11", False, 132_863_336)
+vgg11_bn = _named_vgg("vgg11", True, 132_868_840)
+vgg13 = _named_vgg("vgg13", False, 133_047_848)
+vgg13_bn = _named_vgg("vgg13", True, 133_053_736)
+vgg16 = _named_vgg("vgg16", False, 138_357_544)
+vgg16_bn = _named_vgg("vgg16", True, 138_365_992)
+vgg19 = _named_vgg("vgg19", False, 143_667_240)
+vgg19_bn = _named_vgg("vgg19", True, 143_678_248)
