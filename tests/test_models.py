@@ -81,7 +81,8 @@ def _seed() -> None:
 def test_same_parameters_and_logits_as_torchvision(name: str, big_tensors: dict) -> None:
     extra = {"init_weights": True} if name == "googlenet" else {}
     ours, reference = torchvision_pair(name, big_tensors, **extra)
-    ours.eval(), reference.eval()
+    ours.eval()
+    reference.eval()
     side = 64 if name == "alexnet" else 32  # every net's pooling head accepts small images; AlexNet needs 63+
     x = torch.randn(1, 3, side, side)
     with torch.no_grad():
@@ -99,7 +100,8 @@ def test_resnet18_parity_at_imagenet_size_with_real_constructors() -> None:
 
 def test_googlenet_auxiliary_outputs_match_torchvision_in_training(big_tensors: dict) -> None:
     ours, reference = torchvision_pair("googlenet", big_tensors, init_weights=True)
-    ours.train(), reference.train()
+    ours.train()
+    reference.train()
     x = torch.randn(2, 3, 32, 32)
     with torch.no_grad():
         torch.manual_seed(1)
@@ -113,7 +115,8 @@ def test_googlenet_auxiliary_outputs_match_torchvision_in_training(big_tensors: 
 
 def test_googlenet_without_aux_heads_and_with_input_transform_matches_torchvision(big_tensors: dict) -> None:
     ours, reference = torchvision_pair("googlenet", big_tensors, aux_logits=False, transform_input=True, init_weights=True)
-    ours.eval(), reference.eval()
+    ours.eval()
+    reference.eval()
     assert count_params(ours) == 6_624_904
     x = torch.randn(2, 3, 32, 32)
     with torch.no_grad():
