@@ -144,7 +144,7 @@ class ResNet(nn.Module):
         if len(layers) != 4:
             raise ValueError(f"layers needs four block counts, one per stage; got {layers}")
         self._norm_layer = norm_layer
-        self.in_channels = width
+        self.inplanes = width  # input width of the next stage, as in torchvision
         if stem == "imagenet":
             self.conv1 = nn.Conv2d(in_channels, width, kernel_size=7, stride=2, padding=3, bias=False)
             self.maxpool: nn.Module = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
@@ -178,13 +178,13 @@ class ResNet(nn.Module):
         """One stage: the first block may change size and width, so only it may need a projection."""
         out_channels = channels * block.expansion
         downsample = None
-        if stride != 1 or self.in_channels != out_channels:
+        if stride != 1 or self.inplanes != out_channels:
             downsample = nn.Sequential(
-                conv1x1(self.in_channels, out_channels, stride),
+                conv1x1(self.inplanes, out_channels, stride),
                 self._norm_layer(out_channels),
             )
-        stage = [block(self.in_channels, channels, stride, downsample, self._norm_layer)]
-        self.in_channels = out_channels
+        stage = [block(self.inplanes, channels, stride, downsample, self._norm_layer)]
+        self.inplanes = out_channels
         stage += [block(out_channels, channels, norm_layer=self._norm_layer) for _ in range(1, blocks)]
         return nn.Sequential(*stage)
 
