@@ -10,6 +10,19 @@ PATH when it creates the gradebook):
     nbgrader export
 """
 
+import importlib.util
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+if importlib.util.find_spec("course_lib") is None:  # not installed: use the copy next to this file
+    sys.path.insert(0, HERE)
+
+from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor  # noqa: E402
+from nbgrader.preprocessors import GetGrades  # noqa: E402
+
+from course_lib.grading.feedback import HideHiddenTests  # noqa: E402
+
 c = get_config()  # noqa: F821 -- provided by nbgrader when it loads this file
 
 c.CourseDirectory.course_id = "cnn-course"
@@ -23,20 +36,16 @@ c.CourseDirectory.feedback_directory = "feedback"
 # Gradebook: SQLite next to this file by default. For many graders at once use PostgreSQL, e.g.
 #   c.CourseDirectory.db_url = "postgresql+psycopg2://grader:secret@localhost:5432/cnn_course"
 # (psycopg2-binary is in requirements.txt).
-c.CourseDirectory.db_url = "sqlite:///gradebook.db"
+c.CourseDirectory.db_url = "sqlite:///" + os.path.join(HERE, "gradebook.db")
 
-# Every cell of a submission gets this many seconds; a cell that runs longer is stopped and scores 0.
+# Every cell of a submission gets this many seconds; a cell that runs longer is stopped and scores 0,
+# and grading goes on with the next cell.
 c.Execute.timeout = 120
 c.Execute.interrupt_on_timeout = True
 
 # Hidden tests: generate_assignment removes them from the release; autograde restores them to grade;
-# feedback must not show them (nbgrader issue #917). HideHiddenTests cuts their code and tracebacks
-# from the feedback HTML while the scores and the checks' printed reports stay.
-from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor  # noqa: E402
-from nbgrader.preprocessors import GetGrades  # noqa: E402
-
-from course_lib.grading.feedback import HideHiddenTests  # noqa: E402
-
+# feedback would show them (nbgrader issue #917). HideHiddenTests cuts their code and shortens the
+# tracebacks of their cells in the feedback HTML; scores and the checks' printed reports stay.
 c.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests, CSSHTMLHeaderPreprocessor]
 
 # Students write their code where the release says so.

@@ -190,16 +190,6 @@ def _scores(submission: bank.Submission) -> tuple[dict[str, float], dict[str, fl
     return scores, points
 
 
-def _expected_loss(submission: bank.Submission, points: dict[str, float]) -> set[str]:
-    if submission.expect_lost == "nothing":
-        return set()
-    if submission.expect_lost == "everything":
-        return set(points)
-    unknown = submission.expect_lost - set(points)
-    assert not unknown, f"{submission.name}: no test cells {sorted(unknown)}"
-    return submission.expect_lost
-
-
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_solution_answers_score_full_marks(assignment, capfd):
     submission = bank.Submission(assignment, "solution", {}, "nothing")
@@ -215,7 +205,7 @@ def test_bank_submission_loses_exactly_the_expected_points(assignment, name, cap
     submission = bank.load(assignment, name)
     scores, points = _scores(submission)
     lost = {grade_id for grade_id, score in scores.items() if score < points[grade_id]}
-    assert lost == _expected_loss(submission, points), scores
+    assert lost == bank.expected_loss(submission, points), scores
     if submission.expect_lost == "everything":
         assert sum(scores.values()) == 0
     assert capfd.readouterr().err == ""

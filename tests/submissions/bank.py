@@ -97,3 +97,15 @@ def namespace_for(submission: Submission) -> dict:
             continue  # demonstration cells
         exec(compile(source, f"<{submission.assignment}:{meta['grade_id']}>", "exec"), namespace)
     return namespace
+
+
+def expected_loss(submission: Submission, points: dict[str, float]) -> set[str]:
+    """The grade ids of the test cells this submission must score less than full marks on."""
+    if submission.expect_lost == "nothing":
+        return set()
+    if submission.expect_lost == "everything":
+        return set(points)
+    unknown = submission.expect_lost - set(points)
+    if unknown:
+        raise ValueError(f"{submission.assignment}/{submission.name}: no test cells {sorted(unknown)}")
+    return set(submission.expect_lost)
