@@ -44,3 +44,116 @@ def test_step_and_onecycle_shapes():
 def test_unknown_schedule_is_refused_with_the_choices():
     with pytest.raises(ValueError, match="cosine"):
         lr_curve("exponential", 10)
+
+
+# --- the Trainer on real data ------------------------------------------------------------------------
+
+import torch
+from torch import nn
+
+from course_lib.data import get_loaders
+from course_lib.models import LeNet5
+from course_lib.train import Checkpoint, History, StopAfter, Trainer, fit_or_load, seed_everything, select_device
+
+
+class SmallNet(nn.Sequential):
+    """A few-thousand-parameter CNN with dropout, so resuming must restore the random state too."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(8, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Flatten(), nn.Dropout(0.3), nn.Linear(16 * 7 * 7, 10),
+        )
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """One intra-op thread: on a shared 2-core machine, torch's thread pool spends its time waiting."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def small_loaders(fashion_mnist_root):
+    return get_loaders("fashion_mnist", batch_size=32, train_subset=1_000, test_subset=500, device="cpu", root=fashion_mnist_root)
+
+
+def test_device_selection_falls_back_to_what_exists():
+    expected = "cuda" if torch.cuda.is_available() else ("mps" if torch.backends.mps.is_available() else "cpu")
+    assert select_device().type == expected
+    assert select_device("cpu").type == "cpu"
+
+
+@pytest.mark.slow
+def test_lenet5_learns_fashion_mnist_far_beyond_chance(offline_no_system, fashion_mnist_root):
+    train, test = get_loaders("fashion_mnist", batch_size=64, train_subset=6_000, test_subset=1_000, device="cpu", root=fashion_mnist_root)
+    seed_everything(0)
+    trainer = Trainer(LeNet5(input_size=28), lr=0.05, schedule="cosine", device="cpu", progress=False)
+    history = trainer.fit(train, test, epochs=3)
+    assert isinstance(history, History) and len(history) == 3
+    assert history.last["test_acc"] > 0.70, history  # chance is 0.10
+    assert history.train_loss[-1] < history.train_loss[0]
+    assert history.images_per_second[-1] > 0 and history.lr[-1] == pytest.approx(0.0, abs=1e-9)
+    assert trainer.evaluate(test)["acc"] == pytest.approx(history.last["test_acc"])
+    images, labels = next(iter(test))
+    predicted = trainer.predict(images)
+    assert predicted.shape == labels.shape and (predicted == labels).float().mean() > 0.6
+    assert trainer.predict(images[0]).ndim == 0
+
+
+def _fresh_trainer(seed: int, **options) -> Trainer:
+    seed_everything(seed)
+    return Trainer(SmallNet(), optimizer="sgd", lr=0.05, schedule="linear", device="cpu", seed=seed, progress=False, **options)
+
+
+@pytest.mark.slow
+def test_resuming_from_a_checkpoint_equals_uninterrupted_training(offline_no_system, small_loaders, tmp_path):
+    train, test = small_loaders
+    straight = _fresh_trainer(0)
+    straight.fit(train, test, epochs=3)
+
+    path = tmp_path / "run.pt"
+    interrupted = _fresh_trainer(0, callbacks=[Checkpoint(path), StopAfter(1)])
+    interrupted.fit(train, test, epochs=3)
+    assert interrupted.epoch == 1
+
+    resumed = _fresh_trainer(123)  # other initial weights and random state: everything must come from the file
+    assert resumed.load_checkpoint(path) == 1
+    resumed.fit(train, test, epochs=3)
+
+    for (name, a), b in zip(straight.model.state_dict().items(), resumed.model.state_dict().values()):
+        assert torch.equal(a, b), f"{name} differs after resuming"
+    assert resumed.history.test_acc == straight.history.test_acc
+    assert resumed.lr == straight.lr
+
+
+@pytest.mark.slow
+def test_fit_or_load_trains_once_then_loads(offline_no_system, small_loaders, tmp_path):
+    train, test = small_loaders
+    path = tmp_path / "cached.pt"
+    first = fit_or_load(_fresh_trainer(0), path, train, test, epochs=1)
+    assert path.is_file() and len(first) == 1
+    again = _fresh_trainer(5)
+    second = fit_or_load(again, path, train, test, epochs=1)
+    assert second.to_dict() == first.to_dict()
+    assert again.evaluate(test)["acc"] == pytest.approx(first.last["test_acc"])
+
+
+def test_bad_optimizer_and_missing_checkpoint_say_what_to_do(tmp_path):
+    with pytest.raises(ValueError, match="sgd, adam, adamw"):
+        Trainer(SmallNet(), optimizer="rmsprop", device="cpu")
+    with pytest.raises(FileNotFoundError, match="fit_or_load"):
+        Trainer(SmallNet(), device="cpu").load_checkpoint(tmp_path / "none.pt")
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "adamw"])
+def test_adaptive_optimizers_take_steps(optimizer, small_loaders):
+    train, _ = small_loaders
+    trainer = Trainer(SmallNet(), optimizer=optimizer, lr=1e-3, weight_decay=1e-4, device="cpu", progress=False)
+    before = [p.detach().clone() for p in trainer.model.parameters()]
+    x, y = next(iter(train))
+    trainer.fit([(x, y)], epochs=1)
+    assert all(not torch.equal(a, b) for a, b in zip(before, trainer.model.parameters()))
