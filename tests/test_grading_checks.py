@@ -78,9 +78,17 @@ def test_reference_classes_subclasses_and_instances_are_reuse():
             super().__init__()
             self.inner = ResBlk(2, 2)
 
+    class Borrowed(nn.Module):  # layers typed in, the forward pass borrowed
+        def __init__(self):
+            super().__init__()
+            self.conv1 = nn.Conv2d(2, 2, 3, padding=1)
+
+        forward = ResBlk.forward
+
     assert checks.reference_reuse(ResBlk)
     assert checks.reference_reuse(Sub)
     assert checks.reference_reuse(Wrapper())
+    assert checks.reference_reuse(Borrowed)
     assert checks.reference_reuse(corr2d)
 
 

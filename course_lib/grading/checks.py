@@ -153,6 +153,9 @@ def _functions_of(obj: Any) -> list[types.FunctionType]:
         if k.__module__.startswith(("torch", "builtins")):
             continue
         for member in vars(k).values():
+            if is_reference_object(member) and not isinstance(member, (str, int, float, tuple, type(None))):
+                found.append(_ReferenceMember(member))
+                continue
             if isinstance(member, (staticmethod, classmethod)):
                 member = member.__func__
             if isinstance(member, property):
@@ -162,11 +165,21 @@ def _functions_of(obj: Any) -> list[types.FunctionType]:
     return found
 
 
+class _ReferenceMember:
+    """A class attribute that is itself course code (e.g. ``forward = ResBlk.forward``)."""
+
+    def __init__(self, member: Any) -> None:
+        self.member = member
+        self.__qualname__ = getattr(member, "__qualname__", type(member).__name__)
+
+
 def _reuse_in_function(fn: types.FunctionType, seen: set[int]) -> str | None:
     """Look through the names and strings a function's code uses for course code; follow the student's own helpers."""
     if id(fn) in seen:
         return None
     seen.add(id(fn))
+    if isinstance(fn, _ReferenceMember) or is_reference_object(fn):
+        return f"`{fn.__qualname__}` is the course's own code"
     try:
         if REFERENCE_PACKAGE in inspect.getsource(fn):
             return f"`{fn.__qualname__}` mentions {REFERENCE_PACKAGE}"
