@@ -40,7 +40,11 @@ BANK = [(a, n) for a in ASSIGNMENTS for n in NBGRADER_BANK.get(a, [])]
 HIDDEN_REGION = re.compile(r"### BEGIN HIDDEN TESTS\n(.*?)\n### END HIDDEN TESTS", re.DOTALL)
 
 NBGRADER = Path(sys.executable).parent / "nbgrader"
-pytestmark = pytest.mark.skipif(not NBGRADER.exists(), reason=f"nbgrader is not installed next to {sys.executable}")
+pytestmark = [
+    pytest.mark.skipif(not NBGRADER.exists(), reason=f"nbgrader is not installed next to {sys.executable}"),
+    # one worker runs the whole pipeline once (with pytest-xdist, use --dist loadgroup)
+    pytest.mark.xdist_group("nbgrader"),
+]
 
 
 def _student(assignment: str, name: str) -> str:
