@@ -193,7 +193,8 @@ def _scores(submission: bank.Submission) -> tuple[dict[str, float], dict[str, fl
     for cell in solution.cells:
         grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
         if grade_id in points:
-            expression = [line for line in cell.source.splitlines() if line and not line.startswith("#")][-1]
+            *statements, expression = [line for line in cell.source.splitlines() if line and not line.startswith("#")]
+            exec("\n".join(statements), namespace)
             scores[grade_id] = float(eval(expression, namespace))
     return scores, points
 
