@@ -202,11 +202,15 @@ class TensorBatchLoader:
 
 
 def default_num_workers(num_samples: int, per_image_work: bool = True) -> int:
-    """Worker processes for a DataLoader: none for small sets or few cores, where start-up costs more than it saves."""
+    """Worker processes for a DataLoader: none for small sets (start-up costs more than it saves), else up to 4.
+
+    Measured on a busy 2-core machine (bench/README.md): a LeNet-5 epoch on full Fashion-MNIST ran at 5,537
+    images/s with 2 workers against 4,005 with none; reading a 2,000-image subset took 0.28 s with 2 workers, 0.16 s without.
+    """
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    if not per_image_work or num_samples < 10_000 or cores <= 2:
+    if not per_image_work or num_samples < 10_000 or cores < 2:
         return 0
-    return min(8, cores // 2)
+    return min(4, cores)
 
 
 def _subset(dataset: Dataset, size: int | None, seed: int) -> Dataset:
