@@ -110,8 +110,12 @@ def _fresh_trainer(seed: int, **options) -> Trainer:
 
 
 @pytest.mark.slow
-def test_resuming_from_a_checkpoint_equals_uninterrupted_training(offline_no_system, small_loaders, tmp_path):
-    train, test = small_loaders
+@pytest.mark.parametrize("loader", ["tensor", "dataloader"])
+def test_resuming_from_a_checkpoint_equals_uninterrupted_training(offline_no_system, small_loaders, fashion_mnist_root, tmp_path, loader):
+    if loader == "tensor":
+        train, test = small_loaders
+    else:  # torch DataLoader over the torchvision dataset: its sampler must also reshuffle from (seed, epoch)
+        train, test = get_loaders("fashion_mnist", batch_size=32, train_subset=500, test_subset=200, root=fashion_mnist_root)
     straight = _fresh_trainer(0)
     straight.fit(train, test, epochs=3)
 
@@ -157,3 +161,15 @@ def test_adaptive_optimizers_take_steps(optimizer, small_loaders):
     x, y = next(iter(train))
     trainer.fit([(x, y)], epochs=1)
     assert all(not torch.equal(a, b) for a, b in zip(before, trainer.model.parameters()))
+
+
+def test_extending_a_finished_run_warns_that_the_schedule_is_over(offline_no_system, small_loaders, tmp_path):
+    train, _ = small_loaders
+    first = _fresh_trainer(0)
+    first.fit(train, epochs=1)
+    first.save_checkpoint(tmp_path / "one.pt")
+    longer = _fresh_trainer(0)
+    longer.load_checkpoint(tmp_path / "one.pt")
+    with pytest.warns(UserWarning, match="schedule was planned for"):
+        longer.fit(train, epochs=2)
+    assert longer.lr == pytest.approx(first.lr)  # linear decay had reached its floor; it stays there

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -132,6 +133,12 @@ class Trainer:
     def _ensure_scheduler(self, steps_per_epoch: int, epochs: int) -> None:
         if self.scheduler is not None:
             return
+        if self.total_steps is not None and self.total_steps != steps_per_epoch * epochs and self.schedule is not None:
+            warnings.warn(
+                f"the learning-rate schedule was planned for {self.total_steps} steps; this run asks for "
+                f"{steps_per_epoch * epochs}, so the schedule ends where it was planned to (its last rate is kept)",
+                stacklevel=3,
+            )
         self.total_steps = self.total_steps or steps_per_epoch * epochs
         # A new scheduler resets lr (and one-cycle's momentum) to step 0; after a resume, put back what was saved.
         saved_groups = [{k: v for k, v in group.items() if k != "params"} for group in self.optimizer.param_groups]
@@ -142,13 +149,22 @@ class Trainer:
             for group, saved in zip(self.optimizer.param_groups, saved_groups):
                 group.update(saved)
 
+    @property
+    def _sum_dtype(self) -> torch.dtype:
+        return torch.float32 if self.device.type == "mps" else torch.float64  # MPS has no float64
+
+    def _totals(self, loss_sum: torch.Tensor, correct: torch.Tensor, seen: int) -> torch.Tensor:
+        """(loss sum, correct, images) summed over all ranks."""
+        seen_t = torch.tensor(float(seen), device=self.device, dtype=self._sum_dtype)
+        return dist_utils.all_reduce_sum(torch.stack([loss_sum, correct.to(self._sum_dtype), seen_t]))
+
     def _sync(self) -> None:
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
 
     def _train_epoch(self, loader: Iterable, epoch: int) -> dict:
         self.model.train()
-        loss_sum = torch.zeros((), device=self.device, dtype=torch.float64)
+        loss_sum = torch.zeros((), device=self.device, dtype=self._sum_dtype)
         correct = torch.zeros((), device=self.device, dtype=torch.int64)
         seen = 0
         show = self.progress and self.is_main_process
@@ -166,7 +182,7 @@ class Trainer:
             self.optimizer.step()
             if self.scheduler.last_epoch < limit:
                 self.scheduler.step()
-            loss_sum += loss.detach().double() * len(y)
+            loss_sum += loss.detach().to(self._sum_dtype) * len(y)
             correct += (logits.detach().argmax(dim=1) == y).sum()
             seen += len(y)
             for callback in self.callbacks:
@@ -178,7 +194,7 @@ class Trainer:
         self._sync()
         seconds = time.perf_counter() - start
         bar.close()
-        totals = dist_utils.all_reduce_sum(torch.stack([loss_sum, correct.double(), torch.tensor(float(seen), device=self.device, dtype=torch.float64)]))
+        totals = self._totals(loss_sum, correct, seen)
         count = max(totals[2].item(), 1.0)
         return {
             "train_loss": totals[0].item() / count,
@@ -230,7 +246,7 @@ class Trainer:
     def evaluate(self, loader: Iterable) -> dict:
         """Mean loss and accuracy over `loader` (summed over ranks under torchrun): {"loss", "acc", "images", "seconds"}."""
         self.model.eval()
-        loss_sum = torch.zeros((), device=self.device, dtype=torch.float64)
+        loss_sum = torch.zeros((), device=self.device, dtype=self._sum_dtype)
         correct = torch.zeros((), device=self.device, dtype=torch.int64)
         seen = 0
         start = time.perf_counter()
@@ -239,11 +255,11 @@ class Trainer:
             with autocast(self.device, self.amp):
                 logits = self._eval_forward(x)
                 loss = self.loss_fn(logits.float(), y)
-            loss_sum += loss.double() * len(y)
+            loss_sum += loss.to(self._sum_dtype) * len(y)
             correct += (logits.argmax(dim=1) == y).sum()
             seen += len(y)
         self._sync()
-        totals = dist_utils.all_reduce_sum(torch.stack([loss_sum, correct.double(), torch.tensor(float(seen), device=self.device, dtype=torch.float64)]))
+        totals = self._totals(loss_sum, correct, seen)
         count = max(totals[2].item(), 1.0)
         return {"loss": totals[0].item() / count, "acc": totals[1].item() / count, "images": int(count), "seconds": time.perf_counter() - start}
 
