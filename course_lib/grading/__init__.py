@@ -6,4 +6,7 @@ model by role), one module per assignment (``resblk``, ``conv_basics``, ``poolin
 ``batchnorm_dropout``, ``architectures``) and ``feedback`` (an nbgrader preprocessor that keeps hidden
 tests out of generated feedback). This file imports nothing heavy, so ``import course_lib.grading``
 stays cheap; import the module you need.
+
+The class autograder (``python -m course_lib.grading autograde ASSIGNMENT``) lives in ``cli``,
+``runner``, ``inputs``, ``execute``, ``sandbox``, ``isolation``, ``cellrunner`` and ``cluster``.
 """
