@@ -249,7 +249,7 @@ def get_loaders(
 
     if device is not None:
         if str(device) == "auto":
-            from course_lib.train.device import select_device
+            from course_lib.device import select_device
 
             device = select_device()
         transform = BatchTransform(info, resize=resize, channels=channels, normalize=normalize)

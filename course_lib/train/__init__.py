@@ -3,7 +3,7 @@ schedules, callbacks, and data-parallel runs through torchrun (`python -m course
 """
 
 from course_lib.train.callbacks import Callback, Checkpoint, EarlyStopping, PrintMetrics, StopAfter
-from course_lib.train.device import autocast, seed_everything, select_device
+from course_lib.device import autocast, seed_everything, select_device
 from course_lib.train.history import History
 from course_lib.train.schedules import (
     SCHEDULES,

@@ -20,7 +20,7 @@ from course_lib.data import DATASETS, canonical_name, get_loaders
 from course_lib.data.transforms import output_channels
 from course_lib.train import distributed as dist_utils
 from course_lib.train.callbacks import PrintMetrics
-from course_lib.train.device import seed_everything
+from course_lib.device import seed_everything
 from course_lib.train.schedules import SCHEDULES
 from course_lib.train.trainer import OPTIMIZERS, Trainer, fit_or_load
 

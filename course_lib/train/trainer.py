@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 
 from course_lib.train import distributed as dist_utils
 from course_lib.train.callbacks import Callback, Checkpoint
-from course_lib.train.device import autocast, rng_state, seed_everything, select_device, set_rng_state
+from course_lib.device import autocast, rng_state, seed_everything, select_device, set_rng_state
 from course_lib.train.history import History
 from course_lib.train.schedules import ScheduleSpec, build_scheduler, last_step
 
