@@ -53,6 +53,8 @@ from torch import nn
 
 from course_lib.data import get_loaders
 from course_lib.models import LeNet5
+from torch._dynamo.utils import counters
+
 from course_lib.train import Checkpoint, History, StopAfter, Trainer, fit_or_load, seed_everything, select_device
 
 
@@ -173,3 +175,26 @@ def test_extending_a_finished_run_warns_that_the_schedule_is_over(offline_no_sys
     with pytest.warns(UserWarning, match="schedule was planned for"):
         longer.fit(train, epochs=2)
     assert longer.lr == pytest.approx(first.lr)  # linear decay had reached its floor; it stays there
+
+
+@pytest.mark.slow
+def test_compiled_training_matches_eager_training(small_loaders):
+    """torch.compile (inductor on CPU) must change speed only, not what the model learns.
+
+    LeNet-5 has no dropout: compiled code draws its random numbers differently from eager code."""
+    train, test = small_loaders
+    batches = [batch for _, batch in zip(range(8), train)]
+    histories, weights = [], []
+    torch._dynamo.reset()
+    counters.clear()
+    for compile_model in (False, True):
+        seed_everything(3)
+        trainer = Trainer(LeNet5(input_size=28), lr=0.05, device="cpu", seed=3, progress=False, compile=compile_model)
+        histories.append(trainer.fit(batches, test, epochs=1).last)
+        weights.append([p.detach().clone() for p in trainer.model.parameters()])
+    eager, compiled = histories
+    assert counters["stats"]["unique_graphs"] >= 1, "compile=True must really hand the model to torch.compile"
+    assert compiled["train_loss"] == pytest.approx(eager["train_loss"], rel=1e-4)
+    assert compiled["test_acc"] == pytest.approx(eager["test_acc"], abs=2 / 500)
+    for a, b in zip(*weights):
+        torch.testing.assert_close(a, b, rtol=1e-3, atol=1e-4)
