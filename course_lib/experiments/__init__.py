@@ -1,0 +1,27 @@
+"""Longer runs behind the book's comparisons, stored with provenance beside the chapters.
+
+Each experiment is a module here with ``run(scale: str) -> dict`` (the numbers, per seed) and, where the
+book draws a conclusion, a verdict function that turns those numbers into the sentence the chapter prints.
+``python -m course_lib.experiments NAME --scale medium`` runs one and writes
+``book/results/NAME-SCALE.json`` (see ``store``); chapters load that file and show it beside their live
+fast-mode run. ``stats`` holds the seed-spread arithmetic every comparison uses.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+
+SCALES = ("fast", "medium", "full")
+_NOT_EXPERIMENTS = {"store", "stats"}
+
+
+def available() -> list[str]:
+    """Names of the experiment modules in this package (every module with a ``run`` function)."""
+    names = []
+    for info in pkgutil.iter_modules(__path__):
+        if info.name.startswith("_") or info.name in _NOT_EXPERIMENTS:
+            continue
+        if hasattr(importlib.import_module(f"{__name__}.{info.name}"), "run"):
+            names.append(info.name)
+    return sorted(names)

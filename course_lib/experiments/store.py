@@ -1,0 +1,78 @@
+"""Results files of the longer runs: the numbers plus where they came from (command, commit, device, time)."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import platform
+import shlex
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+REPO = Path(__file__).resolve().parents[2]
+RESULTS_DIR = REPO / "book" / "results"
+
+
+def _commit() -> str:
+    try:
+        out = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True,
+                             text=True, timeout=10)
+        dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+        return out.stdout.strip() + ("+changes" if dirty else "") if out.returncode == 0 else "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def _device() -> str:
+    if torch.cuda.is_available():
+        return f"cuda: {torch.cuda.get_device_name(0)}"
+    return f"cpu: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
+
+
+def provenance(started: float, argv: list[str] | None = None) -> dict[str, Any]:
+    """Who made these numbers: command, commit, device, library versions, start time and wall time."""
+    command = "python -m course_lib.experiments " + " ".join(shlex.quote(a) for a in (argv or [])[1:])
+    return {
+        "command": command.strip(),
+        "commit": _commit(),
+        "device": _device(),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "started": _dt.datetime.fromtimestamp(started, _dt.timezone.utc).isoformat(timespec="seconds"),
+        "wall_seconds": round(time.time() - started, 1),
+    }
+
+
+def path_for(name: str, scale: str) -> Path:
+    return RESULTS_DIR / f"{name}-{scale}.json"
+
+
+def save(name: str, scale: str, results: dict[str, Any], *, started: float, argv: list[str] | None = None,
+         out: str | Path | None = None) -> Path:
+    """Write ``results`` (JSON-able: numbers per seed, seeds, epochs, data) with provenance; return the path."""
+    path = Path(out) if out else path_for(name, scale)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {"experiment": name, "scale": scale, "provenance": provenance(started, argv), "results": results}
+    path.write_text(json.dumps(payload, indent=1, sort_keys=False) + "\n")
+    return path
+
+
+def load(name: str, scale: str = "medium") -> dict[str, Any]:
+    """The stored results of ``name`` at ``scale``; FileNotFoundError says how to make them."""
+    path = path_for(name, scale)
+    if not path.exists():
+        raise FileNotFoundError(f"no stored results {path.relative_to(REPO)}: run "
+                                f"`python -m course_lib.experiments {name} --scale {scale}`")
+    return json.loads(path.read_text())
+
+
+def provenance_line(stored: dict[str, Any]) -> str:
+    """One line for the page: scale, device, commit, date, wall time and the command that reproduces it."""
+    p = stored["provenance"]
+    return (f"Stored {stored['scale']}-scale results: {p['device']}, torch {p['torch']}, commit {p['commit']}, "
+            f"{p['started'][:10]}, {p['wall_seconds'] / 60:.1f} min. Reproduce: `{p['command']}`")
