@@ -116,11 +116,12 @@ def _make_shell(recorder: _Recorder) -> ZMQInteractiveShell:
     return shell
 
 
-def run_cells(sources: list[str], cell_timeout: float | None, send: Callable[[dict], None]) -> None:
+def run_cells(sources: list[str], cell_timeout: float | None, send: Callable[[dict], None]) -> dict:
     """Execute `sources` in order in one namespace, sending {index, execution_count, outputs} after each.
 
     Empty cells are skipped like nbclient does; a cell past `cell_timeout` seconds is interrupted and
-    recorded as a CellTimeoutError, and the next cell runs.
+    recorded as a CellTimeoutError, and the next cell runs. A cell that failed is recorded as an error
+    even if the code in it silenced IPython's traceback display. Returns the notebook's namespace.
     """
     recorder = _Recorder()
     sys.stdout, sys.stderr = _Stream(recorder, "stdout"), _Stream(recorder, "stderr")
@@ -137,12 +138,18 @@ def run_cells(sources: list[str], cell_timeout: float | None, send: Callable[[di
         recorder.outputs = []
         if cell_timeout:
             signal.setitimer(signal.ITIMER_REAL, cell_timeout)
+        result = None
         try:
-            shell.run_cell(source, store_history=True, silent=False)
+            result = shell.run_cell(source, store_history=True, silent=False)
         except CellTimeoutError as exc:  # raised outside the user code (e.g. in a post-run hook)
             shell.showtraceback((type(exc), exc, None))
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
+        error = result is not None and (result.error_before_exec or result.error_in_exec)
+        if error and not any(o["output_type"] == "error" for o in recorder.outputs):
+            recorder.outputs.append({"output_type": "error", "ename": type(error).__name__,
+                                     "evalue": str(error)[:300], "traceback": []})
         for stream in (sys.stdout, sys.stderr):
             stream.flush()
         send({"index": index, "execution_count": shell.execution_count - 1, "outputs": recorder.outputs})
+    return shell.user_ns
