@@ -1,0 +1,94 @@
+"""Shared by the experiment modules: train one configuration ("arm") over several seeds and record, per
+seed, the per-epoch curves and the final numbers that the chapters and their verdicts read."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+from course_lib.train import Callback, Trainer
+
+
+class LossPerStep(Callback):
+    """Records the training loss of every optimiser step."""
+
+    def __init__(self) -> None:
+        self.losses: list[float] = []
+
+    def on_batch_end(self, trainer, step, loss) -> None:
+        self.losses.append(loss.item())
+
+
+def thin(values: Sequence[float], points: int = 100) -> list[float]:
+    """At most `points` means of consecutive chunks: a step-loss curve small enough to store."""
+    if len(values) <= points:
+        return [float(v) for v in values]
+    edges = [round(i * len(values) / points) for i in range(points + 1)]
+    return [float(sum(values[a:b]) / (b - a)) for a, b in zip(edges, edges[1:])]
+
+
+def _finite(x: float) -> float | None:
+    return float(x) if x == x and abs(x) != float("inf") else None  # JSON has no NaN
+
+
+def run_arm(
+    make_model: Callable[[], nn.Module],
+    train_loader: Any,
+    eval_loader: Iterable,
+    *,
+    seeds: Sequence[int],
+    epochs: int,
+    test_loader: Iterable | None = None,
+    train_eval_loader: Iterable | None = None,
+    step_points: int = 0,
+    **trainer_options: Any,
+) -> list[dict[str, Any]]:
+    """Train a fresh `make_model()` once per seed; per seed: curves per epoch and final numbers.
+
+    The seed sets the initial weights and the batch order (the images are the same for every seed).
+    `eval_loader` is evaluated after every epoch (validation); `test_loader`, when given, once at the end;
+    `train_eval_loader`, when given, measures training accuracy in eval mode at the end.
+    """
+    runs = []
+    for seed in seeds:
+        if hasattr(train_loader, "seed"):
+            train_loader.seed = seed
+        torch.manual_seed(seed)
+        model = make_model()
+        steps = LossPerStep()
+        trainer = Trainer(model, seed=seed, progress=False, callbacks=[steps], **trainer_options)
+        start = time.perf_counter()
+        history = trainer.fit(train_loader, eval_loader, epochs)
+        record: dict[str, Any] = {
+            "seed": seed,
+            "train_loss": [_finite(v) for v in history.train_loss],
+            "eval_loss": [_finite(v) for v in history.test_loss],
+            "eval_acc": [float(v) for v in history.test_acc],
+        }
+        if train_eval_loader is not None:
+            train = trainer.evaluate(train_eval_loader)
+            record["train_acc_eval"], record["train_loss_eval"] = float(train["acc"]), _finite(train["loss"])
+        if test_loader is not None:
+            test = trainer.evaluate(test_loader)
+            record["test_acc"], record["test_loss"] = float(test["acc"]), _finite(test["loss"])
+        if step_points:
+            record["step_loss"] = [_finite(v) for v in thin(steps.losses, step_points)]
+        record["seconds"] = round(time.perf_counter() - start, 2)
+        record["parameters"] = sum(p.numel() for p in model.parameters())
+        runs.append(record)
+    return runs
+
+
+def column(runs: Sequence[dict[str, Any]], key: str, epoch: int = -1) -> list[float]:
+    """One number per seed: `key` itself, or its value at `epoch` when it is a per-epoch list (NaN for None)."""
+    values = []
+    for run in runs:
+        value = run[key]
+        if isinstance(value, list):
+            value = value[epoch]
+        values.append(float("nan") if value is None else float(value))
+    return values

@@ -1,0 +1,103 @@
+"""BatchNorm with and without (chapter 7): the small VGG of the chapter with BN, without BN (VGG's own
+N(0, 0.01²) classifier initialisation), and without BN but with a He-initialised classifier (the third arm
+that separates "BN" from "a badly initialised head"), at three learning rates, several seeds each.
+
+Data: Fashion-MNIST 28×28, a class-balanced training subset and a validation set held out of the training
+split (the test set is not used: nothing here is a final report).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from course_lib.data import split_loaders
+from course_lib.experiments import stats
+from course_lib.experiments._training import column, run_arm
+from course_lib.models import VGG
+from course_lib.models.variants import kaiming_linear_
+
+SETTINGS = {
+    "fast": dict(train=4_000, val=1_000, epochs=2, seeds=(0, 1, 2)),
+    "medium": dict(train=10_000, val=2_000, epochs=6, seeds=(0, 1, 2)),
+    "full": dict(train=None, val=5_000, epochs=15, seeds=(0, 1, 2, 3, 4)),
+}
+LEARNING_RATES = (0.01, 0.05, 0.25)
+VARIANTS = ("no BN", "no BN, He-init head", "BN")
+CHANCE = 0.1
+
+
+def small_vgg(variant: str):
+    """Two VGG blocks (16, 32 channels), a 128-wide classifier, no dropout; BN and head init per variant."""
+    model = VGG([16, "M", 32, "M"], batch_norm=variant == "BN", in_channels=1, num_classes=10, hidden=128,
+                dropout=0.0)
+    return kaiming_linear_(model) if variant == "no BN, He-init head" else model
+
+
+def arm_name(variant: str, lr: float) -> str:
+    return f"{variant}, lr {lr}"
+
+
+def run(scale: str) -> dict[str, Any]:
+    """Every variant at every learning rate, every seed: validation accuracy per epoch, train accuracy at the end."""
+    s = SETTINGS[scale]
+    splits = split_loaders("fashion_mnist", batch_size=128, val_size=s["val"], train_subset=s["train"], seed=0)
+    arms = {}
+    for lr in LEARNING_RATES:
+        for variant in VARIANTS:
+            arms[arm_name(variant, lr)] = run_arm(
+                lambda: small_vgg(variant), splits.train, splits.val, seeds=s["seeds"], epochs=s["epochs"],
+                train_eval_loader=splits.train, optimizer="sgd", lr=lr, momentum=0.9)
+    return {
+        "data": f"Fashion-MNIST 28x28, {splits.train.num_samples:,} training images, validation "
+                f"{splits.val.num_samples:,} held out of the training split",
+        "settings": {"train": s["train"], "val": s["val"], "optimizer": "SGD, momentum 0.9, constant lr",
+                     "learning_rates": list(LEARNING_RATES), "batch_size": 128},
+        "seeds": list(s["seeds"]), "epochs": s["epochs"], "arms": arms,
+    }
+
+
+def failed(run: dict[str, Any]) -> bool:
+    """A run that diverged (NaN or a training loss above ln 10) or ended at chance level."""
+    loss = run["train_loss"][-1]
+    return loss is None or loss > 2.35 or run["eval_acc"][-1] < CHANCE + 0.05
+
+
+def verdicts(results: dict[str, Any]) -> dict[str, stats.Comparison]:
+    """The chapter's four questions as comparisons of per-seed numbers (accuracies in percentage points)."""
+    arms = results["arms"]
+
+    def acc(variant, lr, epoch=-1):
+        return [100 * v for v in column(arms[arm_name(variant, lr)], "eval_acc", epoch)]
+
+    def gap(variant, lr):
+        runs = arms[arm_name(variant, lr)]
+        return [100 * (r["train_acc_eval"] - r["eval_acc"][-1]) for r in runs]
+
+    top = LEARNING_RATES[-1]
+    return {
+        "faster: after one epoch at lr 0.05": stats.compare("BN", acc("BN", 0.05, 0), "no BN, He-init head",
+                                                            acc("no BN, He-init head", 0.05, 0)),
+        "head init: no BN at lr 0.05": stats.compare("no BN, He-init head", acc("no BN, He-init head", 0.05),
+                                                     "no BN", acc("no BN", 0.05)),
+        f"larger rates: final at lr {top}": stats.compare("BN", acc("BN", top), "no BN, He-init head",
+                                                          acc("no BN, He-init head", top)),
+        "overfitting: train-validation gap at lr 0.05": stats.compare("BN", gap("BN", 0.05), "no BN, He-init head",
+                                                                      gap("no BN, He-init head", 0.05)),
+    }
+
+
+def verdict_sentences(results: dict[str, Any]) -> dict[str, str]:
+    """One sentence per question, computed from the numbers."""
+    out = {}
+    for key, comparison in verdicts(results).items():
+        if key.startswith("overfitting"):
+            out[key] = comparison.sentence(metric="train-minus-validation gap (smaller is less overfitting)",
+                                           higher_is_better=False)
+        else:
+            out[key] = comparison.sentence(metric="validation accuracy")
+    return out
+
+
+def failures(results: dict[str, Any]) -> dict[str, int]:
+    """How many seeds of each arm diverged or stayed at chance."""
+    return {name: sum(failed(r) for r in runs) for name, runs in results["arms"].items()}

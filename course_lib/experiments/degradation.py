@@ -1,0 +1,71 @@
+"""Degradation (ResNet paper, He et al. 2016, §4.2): plain and residual CIFAR-style networks at two depths,
+trained the same way; does the deeper plain net fit its *training* images worse, and does the residual one not?
+
+Data: Fashion-MNIST (28×28 grey, the machine has no CIFAR-10), a class-balanced training subset and a
+validation set held out of the training split. Nets: `course_lib.models.variants.cifar_net`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from course_lib.data import split_loaders
+from course_lib.experiments import stats
+from course_lib.experiments._training import column, run_arm
+from course_lib.models.variants import cifar_net
+
+SETTINGS = {
+    "fast": dict(depths=(1, 5), width=8, train=1_000, val=500, epochs=3, batch=32, seeds=(0, 1, 2)),
+    "medium": dict(depths=(1, 5), width=8, train=4_000, val=2_000, epochs=6, batch=64, seeds=(0, 1, 2)),
+    "full": dict(depths=(3, 9), width=16, train=None, val=5_000, epochs=40, batch=128, seeds=(0, 1, 2)),
+}
+OPTIMIZER = dict(optimizer="sgd", lr=0.05, momentum=0.9, weight_decay=1e-4)
+
+
+def arm_name(n: int, residual: bool) -> str:
+    return f"{'residual' if residual else 'plain'}-{6 * n + 2}"
+
+
+def run(scale: str) -> dict[str, Any]:
+    """Train plain and residual nets at both depths, every seed; per-epoch training loss and final numbers."""
+    s = SETTINGS[scale]
+    splits = split_loaders("fashion_mnist", batch_size=s["batch"], val_size=s["val"], train_subset=s["train"], seed=0)
+    arms = {}
+    for n in s["depths"]:
+        for residual in (False, True):
+            arms[arm_name(n, residual)] = run_arm(
+                lambda: cifar_net(n, residual=residual, width=s["width"]), splits.train, splits.val,
+                seeds=s["seeds"], epochs=s["epochs"], train_eval_loader=splits.train, step_points=60, **OPTIMIZER)
+    return {
+        "data": f"Fashion-MNIST 28x28, {splits.train.num_samples:,} training images, validation "
+                f"{splits.val.num_samples:,} held out of the training split",
+        "settings": {**{k: v for k, v in s.items() if k != "seeds"}, **OPTIMIZER},
+        "seeds": list(s["seeds"]), "epochs": s["epochs"], "arms": arms,
+    }
+
+
+def verdicts(results: dict[str, Any]) -> dict[str, stats.Comparison]:
+    """Comparisons on the training loss of the last epoch (the mean over its steps, as the paper's curves
+    show training error during training; lower is better)."""
+    names = list(results["arms"])
+    shallow_plain, shallow_res, deep_plain, deep_res = names
+    loss = {name: column(runs, "train_loss") for name, runs in results["arms"].items()}
+    return {
+        "plain: deep vs shallow": stats.compare(deep_plain, loss[deep_plain], shallow_plain, loss[shallow_plain]),
+        "residual: deep vs shallow": stats.compare(deep_res, loss[deep_res], shallow_res, loss[shallow_res]),
+        "deep: plain vs residual": stats.compare(deep_plain, loss[deep_plain], deep_res, loss[deep_res]),
+    }
+
+
+def verdict_sentences(results: dict[str, Any]) -> list[str]:
+    """The chapter's sentences, one per comparison, written from the numbers."""
+    return [c.sentence(metric="final training loss", unit="", higher_is_better=False)
+            for c in verdicts(results).values()]
+
+
+def degradation_shown(results: dict[str, Any]) -> bool:
+    """True when the deep plain net fits worse than the shallow plain net *and* the deep residual net, beyond noise."""
+    v = verdicts(results)
+    deep = v["plain: deep vs shallow"]
+    versus = v["deep: plain vs residual"]
+    return deep.separated and deep.diff > 0 and versus.separated and versus.diff > 0

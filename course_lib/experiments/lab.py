@@ -1,0 +1,116 @@
+"""The training lab (chapter 10): the standard CIFAR recipe for ResNet-18, then one change at a time.
+
+Recipe (He et al. 2016 §4.2, as commonly run for the CIFAR ResNet-18): SGD with momentum 0.9, weight decay
+5·10⁻⁴, a cosine schedule, random 32×32 crops of the image padded by 4 and random horizontal flips.
+Choices are read on a validation set held out of the training split; the test set is evaluated once per
+run at the end, for the final report only. Data: Fashion-MNIST as 3×32×32 (the machine has no CIFAR-10).
+`python -m course_lib.experiments resolution` runs the 80×80 comparison with the same recipe.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from course_lib.data import TensorBatchLoader, crop_flip, split_loaders
+from course_lib.experiments import stats
+from course_lib.experiments._training import column, run_arm
+from course_lib.models import resnet18_cifar
+from course_lib.train import constant, cosine, linear_decay
+
+SETTINGS = {
+    "fast": dict(width=8, train=1_000, val=1_000, test=1_000, epochs=2, batch=64, lr=0.05, seeds=(0, 1, 2),
+                 arms=("baseline", "no augmentation", "Adam", "no BatchNorm")),
+    "medium": dict(width=8, train=3_500, val=2_000, test=2_000, epochs=4, batch=64, lr=0.05, seeds=(0, 1, 2),
+                   arms=None),
+    "full": dict(width=64, train=None, val=5_000, test=None, epochs=30, batch=128, lr=0.1, seeds=(0, 1, 2),
+                 arms=None),
+}
+SCHEDULES = {"cosine": cosine, "constant": constant, "linear decay to 1%": lambda: linear_decay(final=0.01)}
+RECIPE = dict(optimizer="sgd", momentum=0.9, weight_decay=5e-4, schedule="cosine", augment=True, batch_norm=True,
+              width_factor=1.0, resolution=32)
+CHANGES: dict[str, dict[str, Any]] = {
+    "baseline": {},
+    "no augmentation": {"augment": False},
+    "no weight decay": {"weight_decay": 0.0},
+    "Adam": {"optimizer": "adam", "lr": 1e-3},
+    "constant lr": {"schedule": "constant"},
+    "linear decay": {"schedule": "linear decay to 1%"},
+    "width x0.5": {"width_factor": 0.5},
+    "width x2": {"width_factor": 2.0},
+    "no BatchNorm": {"batch_norm": False},
+}
+
+
+def configuration(scale: str, arm: str) -> dict[str, Any]:
+    """The recipe with one arm's change applied (learning rate from the scale unless the arm sets its own)."""
+    s = SETTINGS[scale]
+    return {**RECIPE, "lr": s["lr"], **CHANGES.get(arm, {})}
+
+
+def run_configurations(scale: str, arms: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Train each named configuration over the scale's seeds on one fixed train/validation/test split."""
+    s = SETTINGS[scale]
+    cache: dict[tuple[int, bool], Any] = {}
+    results, configurations = {}, {}
+    for name, config in arms.items():
+        key = (config["resolution"], config["augment"])
+        if key not in cache:
+            side = config["resolution"]
+            cache[key] = split_loaders("fashion_mnist", batch_size=s["batch"], val_size=s["val"],
+                                       train_subset=s["train"], test_subset=s["test"], resize=side, channels=3,
+                                       augment=crop_flip(side, padding=side // 8) if config["augment"] else None,
+                                       seed=0)
+        splits = cache[key]
+        train_eval = TensorBatchLoader(splits.train.images, splits.train.targets, 2 * s["batch"],
+                                       transform=splits.val.transform)  # training images, not augmented
+        width = max(1, round(s["width"] * config["width_factor"]))
+        results[name] = run_arm(
+            lambda: resnet18_cifar(num_classes=10, in_channels=3, width=width, batch_norm=config["batch_norm"]),
+            splits.train, splits.val, seeds=s["seeds"], epochs=s["epochs"], test_loader=splits.test,
+            train_eval_loader=train_eval, step_points=40, optimizer=config["optimizer"], lr=config["lr"],
+            momentum=config["momentum"], weight_decay=config["weight_decay"],
+            schedule=SCHEDULES[config["schedule"]]())
+        configurations[name] = {**config, "width": width}
+    any_split = next(iter(cache.values()))
+    return {
+        "data": f"Fashion-MNIST as 3x32x32 (no CIFAR-10 offline): {any_split.train.num_samples:,} training images, "
+                f"validation {any_split.val.num_samples:,} held out of the training split, test "
+                f"{any_split.test.num_samples:,} from the test split",
+        "settings": {k: v for k, v in s.items() if k not in ("seeds", "arms")},
+        "seeds": list(s["seeds"]), "epochs": s["epochs"], "configurations": configurations, "arms": results,
+    }
+
+
+def run(scale: str) -> dict[str, Any]:
+    """The recipe and its one-change variants (at fast scale only the chapter's live subset)."""
+    names = SETTINGS[scale]["arms"] or tuple(CHANGES)
+    return run_configurations(scale, {name: configuration(scale, name) for name in names})
+
+
+def val_points(runs) -> list[float]:
+    return [100 * v for v in column(runs, "eval_acc")]
+
+
+def verdicts(results: dict[str, Any], baseline: str = "baseline") -> dict[str, stats.Comparison]:
+    """Every arm against the baseline, on final validation accuracy (points)."""
+    arms = results["arms"]
+    return {name: stats.compare(name, val_points(runs), baseline, val_points(arms[baseline]))
+            for name, runs in arms.items() if name != baseline}
+
+
+def verdict_sentences(results: dict[str, Any], baseline: str = "baseline") -> dict[str, str]:
+    return {name: c.sentence(metric="validation accuracy") for name, c in verdicts(results, baseline).items()}
+
+
+def chosen(results: dict[str, Any]) -> str:
+    """The configuration with the best mean validation accuracy: the one whose test accuracy is reported."""
+    arms = results["arms"]
+    return max(arms, key=lambda name: stats.mean_sd(val_points(arms[name]))[0])
+
+
+def final_report(results: dict[str, Any]) -> str:
+    """'Chosen on validation: X; its test accuracy: m ± sd % (n seeds).' The test set is read only here."""
+    name = chosen(results)
+    test = [100 * v for v in column(results["arms"][name], "test_acc")]
+    return (f"Chosen on validation accuracy: {name}. Its test accuracy, measured once per seed at the end: "
+            f"{stats.spread(test, unit=' %')}.")

@@ -1,0 +1,57 @@
+"""ImageNet stem vs CIFAR stem on 32×32 inputs, and the max-pool moved later or removed (chapter 9):
+ResNet-18 with four stems, everything else equal, several seeds each.
+
+Data: Fashion-MNIST as 3×32×32 (resized from 28, grey copied to three channels; the machine has no
+CIFAR-10), a training subset and a validation set held out of the training split.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from course_lib.data import split_loaders
+from course_lib.experiments import stats
+from course_lib.experiments._training import column, run_arm
+from course_lib.models.variants import STEMS, resnet18_stem
+
+SETTINGS = {
+    "fast": dict(width=8, train=1_500, val=1_000, epochs=2, seeds=(0, 1, 2)),
+    "medium": dict(width=8, train=5_000, val=2_000, epochs=5, seeds=(0, 1, 2)),
+    "full": dict(width=64, train=None, val=5_000, epochs=30, seeds=(0, 1, 2)),
+}
+LABELS = {
+    "imagenet": "ImageNet stem (7x7/2 + max-pool)",
+    "imagenet_late_pool": "7x7/2, max-pool after stage 1",
+    "imagenet_no_pool": "7x7/2, no max-pool",
+    "cifar": "CIFAR stem (3x3/1)",
+}
+OPTIMIZER = dict(optimizer="sgd", lr=0.05, momentum=0.9, weight_decay=5e-4)
+
+
+def run(scale: str) -> dict[str, Any]:
+    """Each stem, every seed: validation accuracy per epoch, seconds, parameters."""
+    s = SETTINGS[scale]
+    splits = split_loaders("fashion_mnist", batch_size=128, val_size=s["val"], train_subset=s["train"], resize=32,
+                           channels=3, seed=0)
+    arms = {LABELS[stem]: run_arm(lambda: resnet18_stem(stem, width=s["width"]), splits.train, splits.val,
+                                  seeds=s["seeds"], epochs=s["epochs"], train_eval_loader=splits.train, **OPTIMIZER)
+            for stem in STEMS}
+    return {
+        "data": f"Fashion-MNIST as 3x32x32, {splits.train.num_samples:,} training images, validation "
+                f"{splits.val.num_samples:,} held out of the training split",
+        "settings": {**{k: v for k, v in s.items() if k != "seeds"}, **OPTIMIZER, "schedule": "constant",
+                     "batch_size": 128},
+        "seeds": list(s["seeds"]), "epochs": s["epochs"], "arms": arms,
+    }
+
+
+def verdicts(results: dict[str, Any]) -> dict[str, stats.Comparison]:
+    """Every other stem against the ImageNet stem, on final validation accuracy (points)."""
+    arms = results["arms"]
+    base = LABELS["imagenet"]
+    acc = {name: [100 * v for v in column(runs, "eval_acc")] for name, runs in arms.items()}
+    return {name: stats.compare(name, acc[name], base, acc[base]) for name in arms if name != base}
+
+
+def verdict_sentences(results: dict[str, Any]) -> dict[str, str]:
+    return {name: c.sentence(metric="validation accuracy") for name, c in verdicts(results).items()}
