@@ -1,4 +1,5 @@
-"""Figures for the course: training curves, image grids, feature maps, kernels, schedules and bar charts.
+"""Figures for the course: training curves, image grids, feature maps, kernels, schedules, bar charts
+and labelled scatter plots.
 
 Every function returns a matplotlib ``Figure`` and never calls ``plt.show()``. The figure is closed in
 pyplot's registry, so a notebook shows it exactly once: make the call the cell's last expression (or
@@ -26,12 +27,18 @@ __all__ = [
     "plot_lr_schedule",
     "plot_bars",
     "history_to_dict",
+    "plot_labelled_scatter",
+    "overlapping_labels",
+    "smallest_text_px",
 ]
 
 TITLE_SIZE = 13
 LABEL_SIZE = 12
 TICK_SIZE = 10
 SUPTITLE_SIZE = 14
+# Width of the book's text column in CSS pixels (sphinx-book-theme on a 1280-pixel-wide window):
+# a wider figure is scaled down to it, and its text with it.
+PAGE_WIDTH_PX = 688
 SPLITS = ("train", "val", "valid", "test")
 METRIC_ALIASES = {"accuracy": ("accuracy", "acc"), "acc": ("acc", "accuracy")}
 
@@ -416,3 +423,75 @@ def plot_bars(
         ax.tick_params(axis="x", labelrotation=45)
     ax.grid(axis="y", alpha=0.3)
     return fig
+
+
+# --------------------------------------------------------------------------------------------------
+# Labelled scatter plots and readability checks
+# --------------------------------------------------------------------------------------------------
+
+
+def plot_labelled_scatter(
+    points: Mapping[str, tuple[float, float]],
+    title: str,
+    xlabel: str,
+    ylabel: str,
+    sizes: Mapping[str, float] | None = None,
+    log_x: bool = False,
+    figsize: tuple[float, float] = (7.5, 5.5),
+) -> Figure:
+    """One labelled point per entry ({name: (x, y)}), labels moved apart by adjustText so none overlap.
+
+    ``sizes`` ({name: marker area in points²}) scales the markers; a label pushed away from its
+    point is joined to it by a thin line.
+    """
+    if not points:
+        raise ValueError("plot_labelled_scatter needs at least one {name: (x, y)} entry")
+    try:
+        from adjustText import adjust_text
+    except ImportError as error:  # pragma: no cover - adjustText is in the course's pins
+        raise ImportError("plot_labelled_scatter needs adjustText: pip install adjustText") from error
+    names = list(points)
+    xs = np.array([float(points[name][0]) for name in names])
+    ys = np.array([float(points[name][1]) for name in names])
+    areas = [float(sizes[name]) if sizes else 40.0 for name in names]
+    fig, axes = _new_figure(1, 1, figsize)
+    ax = axes[0, 0]
+    ax.scatter(xs, ys, s=areas, alpha=0.55, color="tab:blue", edgecolor="#1a4d80", zorder=2)
+    if log_x:
+        ax.set_xscale("log")
+    _label(ax, title, xlabel, ylabel)
+    ax.grid(alpha=0.3, which="both")
+    ax.margins(x=0.12, y=0.12)  # room for the labels at the edges
+    texts = [ax.text(x, y, name, fontsize=TICK_SIZE, zorder=3) for name, x, y in zip(names, xs, ys)]
+    fig.draw_without_rendering()  # the final layout first: adjustText works in display coordinates
+    adjust_text(texts, x=xs, y=ys, ax=ax, expand=(1.15, 1.4), ensure_inside_axes=True,
+                arrowprops={"arrowstyle": "-", "color": "0.45", "lw": 0.7})
+    return fig
+
+
+def _texts(fig: Figure) -> list[Any]:
+    return [text for text in fig.findobj(match=lambda artist: hasattr(artist, "get_text"))
+            if text.get_visible() and text.get_text().strip()]
+
+
+def overlapping_labels(fig: Figure) -> list[tuple[str, str]]:
+    """Pairs of data labels (texts placed in an axes, not titles or ticks) whose boxes overlap, as drawn."""
+    fig.draw_without_rendering()
+    labels = [text for ax in fig.axes for text in ax.texts if text.get_visible() and text.get_text().strip()]
+    boxes = [text.get_window_extent() for text in labels]
+    return [(labels[i].get_text(), labels[j].get_text())
+            for i in range(len(labels)) for j in range(i + 1, len(labels)) if boxes[i].overlaps(boxes[j])]
+
+
+def smallest_text_px(fig: Figure, page_width_px: float = PAGE_WIDTH_PX, dpi: float | None = None) -> float:
+    """Height in CSS pixels of the figure's smallest text when the page shows it at most page_width_px wide.
+
+    Pass the dpi the figure is saved with (a notebook's inline backend uses ``figure.dpi``).
+    """
+    dpi = float(dpi or fig.dpi)
+    width_px = fig.get_figwidth() * dpi
+    scale = min(1.0, page_width_px / width_px)
+    sizes = [text.get_fontsize() for text in _texts(fig)]
+    if not sizes:
+        raise ValueError("the figure has no text to measure")
+    return min(sizes) * dpi / 72 * scale

@@ -3,7 +3,8 @@
 Every combination of the controls' values is drawn in advance into its own panel, and the controls
 switch panels through links that run in the browser (``jslink``). So the explorer responds with a
 live kernel, in JupyterLab, and in the built book, where no kernel runs. The ranges are kept small
-on purpose: each combination costs one panel in the page.
+on purpose: each combination costs one panel in the page. The controls are labelled drop-down lists
+and toggle buttons, which screen readers can name and a keyboard can operate (WCAG 2.1 AA).
 """
 
 from __future__ import annotations
@@ -104,12 +105,13 @@ class Explorer(widgets.VBox):
         return count
 
 
-def _slider(description: str, options: Sequence[int], value: int) -> widgets.SelectionSlider:
+def _choice(description: str, options: Sequence[int], value: int) -> widgets.Dropdown:
+    """A labelled drop-down list: its <label for> names it for screen readers, and arrow keys change it."""
     if value not in options:
         raise ValueError(f"the start value {value} of {description!r} is not one of its options {list(options)}")
-    return widgets.SelectionSlider(
+    return widgets.Dropdown(
         options=list(options), value=value, description=description,
-        style={"description_width": "initial"}, layout=widgets.Layout(width="220px"),
+        style={"description_width": "initial"}, layout=widgets.Layout(width="max-content"),
     )
 
 
@@ -237,17 +239,17 @@ def conv_explorer(
     strides: Sequence[int] = (1, 2, 3),
     start: tuple[int, int, int, int] = (7, 3, 1, 2),
 ) -> Explorer:
-    """Sliders for input size n, kernel k, padding p and stride s; shows floor((n + 2p - k + s) / s) and a picture."""
+    """Drop-down lists for input size n, kernel k, padding p and stride s; shows floor((n + 2p - k + s) / s) and a picture."""
     n, k, p, s = start
     controls = {
-        "n": (_slider("input n", sizes, n), sizes),
-        "k": (_slider("kernel k", kernels, k), kernels),
-        "p": (_slider("padding p", paddings, p), paddings),
-        "s": (_slider("stride s", strides, s), strides),
+        "n": (_choice("input n", sizes, n), sizes),
+        "k": (_choice("kernel k", kernels, k), kernels),
+        "p": (_choice("padding p", paddings, p), paddings),
+        "s": (_choice("stride s", strides, s), strides),
     }
     title = (
         "<b>Convolution arithmetic.</b> A k×k kernel slides over an n×n input padded by p on each side, "
-        "moving s cells at a time. Move the sliders (every setting is drawn in advance, so this works "
+        "moving s cells at a time. Change the settings (every setting is drawn in advance, so this works "
         "on the web page too)."
     )
     return Explorer(title, controls, conv_panel_html)
@@ -352,10 +354,11 @@ def pool_explorer(
     modes = ("max", "avg")
     controls = {
         "mode": (widgets.ToggleButtons(options=list(modes), value=mode, description="pooling",
+                                       tooltips=["max pooling", "average pooling"],
                                        style={"button_width": "60px"}), modes),
-        "size": (_slider("window", sizes, size), sizes),
-        "stride": (_slider("stride", strides, stride), strides),
-        "padding": (_slider("padding", paddings, padding), paddings),
+        "size": (_choice("window", sizes, size), sizes),
+        "stride": (_choice("stride", strides, stride), strides),
+        "padding": (_choice("padding", paddings, padding), paddings),
     }
     title = (
         f"<b>Pooling arithmetic</b> on a real {patch.shape[0]}×{patch.shape[1]} patch of a photo (grey levels). Pick max or "

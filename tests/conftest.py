@@ -44,3 +44,15 @@ def fashion_mnist_root(tmp_path_factory: pytest.TempPathFactory, debian_fashion_
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "slow: takes several seconds (real training, subprocesses); still part of the default run")
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One headless Chromium (Playwright) for every browser test of the session; skips, saying why, without one."""
+    import browser as harness
+
+    reason = harness.why_no_browser()
+    if reason:
+        pytest.skip(reason)
+    with harness.launch() as chromium:
+        yield chromium

@@ -8,6 +8,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
@@ -283,3 +284,67 @@ def test_a_returned_figure_shows_exactly_once_in_a_notebook() -> None:
     nbclient.NotebookClient(notebook, timeout=120, kernel_name="python3").execute()
     pngs = [[o for o in cell.outputs if "image/png" in o.get("data", {})] for cell in notebook.cells]
     assert [len(p) for p in pngs] == [0, 1, 0]
+
+
+# ---- labelled scatter plots (chapter 11's trade-off figures) -----------------------------------------
+
+IMAGENET_MODELS = ["alexnet", "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn",
+                   "googlenet", "resnet18", "resnet34", "resnet50"]
+
+
+@pytest.fixture(scope="module")
+def accuracy_vs_compute() -> dict[str, tuple[float, float]]:
+    """Chapter 11's real points: GMACs of the course's models (torchinfo) and torchvision's published top-1."""
+    import torchvision
+
+    from course_lib.summary import model_table
+
+    macs = {row.name: row.macs for row in model_table() if row.name in IMAGENET_MODELS}
+    top1 = {name: torchvision.models.get_model_weights(name)["IMAGENET1K_V1"].meta["_metrics"]["ImageNet-1K"]["acc@1"]
+            for name in IMAGENET_MODELS}
+    return {name: (macs[name] / 1e9, top1[name]) for name in IMAGENET_MODELS}
+
+
+def test_labels_at_their_points_overlap_on_the_real_data(accuracy_vs_compute) -> None:
+    # Why the plot moves labels: written at their points, the VGG and GoogLeNet/ResNet-18 names collide.
+    fig, ax = plt.subplots(figsize=(7.5, 5.5))
+    ax.set_xscale("log")
+    for name, (x, y) in accuracy_vs_compute.items():
+        ax.scatter(x, y)
+        ax.text(x, y, name, fontsize=viz.TICK_SIZE)
+    assert viz.overlapping_labels(fig), "the check finds no overlap even where labels sit on top of each other"
+    plt.close(fig)
+
+
+def test_labelled_scatter_keeps_labels_apart_and_readable(accuracy_vs_compute) -> None:
+    sizes = {name: 10 + 4 * index for index, name in enumerate(accuracy_vs_compute)}
+    fig = viz.plot_labelled_scatter(accuracy_vs_compute, "Accuracy vs compute", "GMACs per image (log scale)",
+                                    "ImageNet top-1 accuracy (%)", sizes=sizes, log_x=True)
+    ax = _visible_axes(fig)[0]
+    assert [text.get_text() for text in ax.texts] == list(accuracy_vs_compute)
+    assert ax.get_xscale() == "log"
+    offsets = ax.collections[0].get_offsets()
+    np.testing.assert_allclose(offsets, list(accuracy_vs_compute.values()))
+    np.testing.assert_allclose(ax.collections[0].get_sizes(), list(sizes.values()))
+    assert viz.overlapping_labels(fig) == []
+    axes_box = ax.get_window_extent()
+    assert all(axes_box.contains(*text.get_window_extent().get_points().mean(axis=0)) for text in ax.texts)
+    # At the book's text width (the inline backend saves at 100 dpi in chapter 11) text stays >= 10 px.
+    assert viz.smallest_text_px(fig, dpi=100) >= 10
+    _assert_readable(fig)
+    assert _render(fig)
+
+
+def test_smallest_text_px_scales_with_the_page() -> None:
+    fig, ax = plt.subplots(figsize=(14, 5))
+    ax.set_title("wide", fontsize=9)
+    ax.tick_params(labelsize=12)
+    # 14 in at 100 dpi = 1400 px shown 688 px wide: 9 pt = 12.5 px in the image, about 6 px on the page.
+    assert viz.smallest_text_px(fig, page_width_px=688, dpi=100) == pytest.approx(9 * 100 / 72 * 688 / 1400)
+    assert viz.smallest_text_px(fig, page_width_px=2000, dpi=100) == pytest.approx(9 * 100 / 72)
+    plt.close(fig)
+
+
+def test_labelled_scatter_errors() -> None:
+    with pytest.raises(ValueError, match="at least one"):
+        viz.plot_labelled_scatter({}, "t", "x", "y")
