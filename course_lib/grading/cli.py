@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .report.cli import add_parser as add_report_parser
 from .runner import GradingError, Options, autograde, format_report
 from .sandbox import SandboxError
 
@@ -35,11 +36,15 @@ def build_parser() -> argparse.ArgumentParser:
                        help="start a Dask cluster on this machine (two workers) and use it")
     grade.add_argument("--force", action="store_true", help="regrade submissions that are already autograded")
     grade.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
+    add_report_parser(commands)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = vars(build_parser().parse_args(argv))
+    parsed = build_parser().parse_args(argv)
+    if parsed.command == "report":
+        return parsed.handler(parsed)
+    args = vars(parsed)
     args.pop("command")
     students = args.pop("student")
     options = Options(students=students, **args)
