@@ -1,6 +1,7 @@
 """Checks for the ``architectures`` exercise: a VGG block, an Inception block, a bottleneck block and
 LeNet-5, each compared with the reference in ``course_lib.models`` by output shape, parameter count
-and, after moving the reference's weights over by role, the function computed."""
+and the function computed: the student's seed-derived weights are loaded into the reference's layers
+paired by role (``modules``), and the outputs compared."""
 
 from __future__ import annotations
 
@@ -9,17 +10,8 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from . import transplant as tp
-from .checks import Report, generator, reference_model
-
-
-def _build(factory: Callable[..., nn.Module], *args) -> nn.Module:
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)
-        model = factory(*args)
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"it made a {type(model).__name__}, not an nn.Module")
-    return model
+from . import modules as mod
+from .checks import Report, generator, reference_model, salted_seed
 
 
 def _counts(reference: nn.Module) -> set[int]:
@@ -35,30 +27,39 @@ def _counts(reference: nn.Module) -> set[int]:
     return {total + c for c in counts}
 
 
-def _module_cases(report: Report, label: str, student: Callable[[], nn.Module], reference: Callable[[], nn.Module],
-                  input_shape: tuple[int, ...], tolerance: float = 1e-4) -> None:
-    """Add three cases: output shape, parameter count, same function after the weight transplant."""
-    x = torch.randn(*input_shape, generator=generator(11))
+def _module_cases(report: Report, label: str, student: Callable[..., nn.Module], args: tuple,
+                  reference: Callable[[], nn.Module], input_shape: tuple[int, ...], tolerance: float = 1e-4) -> None:
+    """Add three cases from one piece of module evidence: output shape, parameter count, same function."""
+    inputs = [torch.randn(*input_shape, generator=generator(11)), torch.randn(*input_shape, generator=generator(13))]
+    seed = salted_seed(12)
+    ev = mod.module_evidence(student, args, inputs, seed)
+
+    def usable(key: str) -> dict:
+        if key not in ev:
+            raise RuntimeError(mod.failure(ev) or "no evidence")
+        return ev
 
     def shape():
         with torch.no_grad():
-            expected = tuple(reference().eval()(x).shape)
-            got = student().eval()(x)
+            expected = tuple(reference().eval()(inputs[0]).shape)
+        got = usable("eval")["eval"][0]
         got = tuple(got.shape) if isinstance(got, torch.Tensor) else type(got).__name__
         return got == expected, f"expected output shape {expected}, got {got}"
 
     def count():
-        got = sum(p.numel() for p in student().parameters())
+        got = mod.parameter_count(usable("structure")["structure"])
         allowed = sorted(_counts(reference()))
         return got in allowed, f"got {got:,} parameters, expected {allowed[0]:,}" + \
             (f" to {allowed[-1]:,} (with biases)" if len(allowed) > 1 else "")
 
     def function():
-        ref = tp.randomize_(reference(), generator(12))
-        inputs = [x, torch.randn(*input_shape, generator=generator(13))]
-        error, _, _, mapping = tp.transplant(ref, student(), inputs)
-        if not mapping:
+        why = mod.failure(ev)
+        if why:
+            raise RuntimeError(why)
+        match = mod.match_reference(ev, reference, inputs, seed)
+        if match is None:
             return False, "its layers (kinds and shapes) do not match the specification"
+        error = mod.worst_error(ev, match.evidence)
         return error < tolerance, f"outputs differ from the reference's (relative error {error:.2g})"
 
     report.check(f"{label}: output shape for input {input_shape}", shape)
@@ -73,8 +74,7 @@ def vgg_block(factory: Callable[..., nn.Module], points: float = 2) -> float:
         return report.score()
     make = reference_model("make_vgg_features")
     for num_convs, c_in, c_out in [(1, 3, 8), (2, 4, 6), (3, 5, 5)]:
-        _module_cases(report, f"vgg_block({num_convs}, {c_in}, {c_out})",
-                      lambda n=num_convs, i=c_in, o=c_out: _build(factory, n, i, o),
+        _module_cases(report, f"vgg_block({num_convs}, {c_in}, {c_out})", factory, (num_convs, c_in, c_out),
                       lambda n=num_convs, i=c_in, o=c_out: make([o] * n + ["M"], batch_norm=False, in_channels=i),
                       (2, c_in, 8, 10))
     return report.score()
@@ -91,7 +91,7 @@ def inception(cls: Callable[..., nn.Module], points: float = 3) -> float:
     reference = reference_model("Inception")
     for args in INCEPTION_ARGS:
         # The specification asks for eps=1e-3; a block with PyTorch's default eps is within 2e-2.
-        _module_cases(report, f"Inception{args}", lambda a=args: _build(cls, *a), lambda a=args: reference(*a),
+        _module_cases(report, f"Inception{args}", cls, args, lambda a=args: reference(*a),
                       (4, args[0], 9, 7), tolerance=2e-2)
     return report.score()
 
@@ -115,8 +115,8 @@ def bottleneck(cls: Callable[..., nn.Module], points: float = 3) -> float:
     if report.block_if_reused(cls):
         return report.score()
     for args in BOTTLENECK_ARGS:
-        _module_cases(report, f"Bottleneck{args}", lambda a=args: _build(cls, *a),
-                      lambda a=args: _reference_bottleneck(*a), (4, args[0], 8, 6))
+        _module_cases(report, f"Bottleneck{args}", cls, args, lambda a=args: _reference_bottleneck(*a),
+                      (4, args[0], 8, 6))
     return report.score()
 
 
@@ -125,5 +125,5 @@ def lenet5(cls: Callable[..., nn.Module], points: float = 2) -> float:
     report = Report("LeNet-5", points)
     if report.block_if_reused(cls):
         return report.score()
-    _module_cases(report, "LeNet5()", lambda: _build(cls), lambda: reference_model("LeNet5")(), (3, 1, 32, 32))
+    _module_cases(report, "LeNet5()", cls, (), lambda: reference_model("LeNet5")(), (3, 1, 32, 32))
     return report.score()

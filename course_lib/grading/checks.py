@@ -43,8 +43,26 @@ def single_thread() -> Iterator[None]:
 
 
 def _describe_error(error: BaseException) -> str:
+    from .replay import StudentError
+
+    if isinstance(error, StudentError):  # raised by the student's code in the sandbox: its own words
+        return error.text[:200]
     message = str(error).strip().splitlines()
     return f"{type(error).__name__}: {message[0] if message else ''}"[:200]
+
+
+_collectors: list[list["Report"]] = []
+
+
+@contextlib.contextmanager
+def collect_reports() -> Iterator[list["Report"]]:
+    """The reports scored while the block runs (the class grader records every case's outcome)."""
+    found: list[Report] = []
+    _collectors.append(found)
+    try:
+        yield found
+    finally:
+        _collectors.remove(found)
 
 
 @dataclass
@@ -71,8 +89,16 @@ class Report:
         return self.add(name, bool(passed), str(detail))
 
     def block_if_reused(self, *objects: Any) -> bool:
-        """Give 0 for the whole cell when any object reuses the course's reference code; True if blocked."""
+        """Give 0 for the whole cell when any object reuses the course's reference code; True if blocked.
+
+        In the student's own notebook this inspects the objects; when the class grader scores a hand-in the
+        objects are stand-ins and the notebook's source is read instead (``static``).
+        """
+        from .replay import Target
+
         for obj in objects:
+            if isinstance(obj, Target):
+                continue
             reason = reference_reuse(obj)
             if reason:
                 self.blocked = reason
@@ -81,6 +107,8 @@ class Report:
 
     def score(self) -> float:
         """Print one line per case and return the earned share of ``points`` (0 when blocked)."""
+        for collector in _collectors:
+            collector.append(self)
         print(f"{self.title}")
         if self.blocked:
             print(f"  0 points: {self.blocked}. Write the code yourself.")
@@ -271,8 +299,32 @@ def close(actual: Any, expected: Any, tolerance: float = 1e-4) -> tuple[bool, st
     return True, ""
 
 
+def salted_seed(seed: int) -> int:
+    """``seed`` itself in the student's notebook; mixed with the grading run's secret salt when graded."""
+    from .replay import salt
+
+    value = salt()
+    return seed if not value else (seed * 1_000_003 + value) % (1 << 62)
+
+
 def generator(seed: int = 0) -> Any:
-    """A seeded torch random generator, so checks are reproducible and leave the global seed alone."""
+    """A seeded torch random generator, so checks are reproducible and leave the global seed alone.
+
+    When the class grader scores a hand-in the seed is salted, so the inputs are new for every grading run.
+    """
     import torch
 
-    return torch.Generator().manual_seed(seed)
+    return torch.Generator().manual_seed(salted_seed(seed))
+
+
+def code_names(fn: Any) -> set[str]:
+    """The global names a function's code uses (for a graded hand-in: read from the notebook's source)."""
+    from .replay import Target
+
+    if isinstance(fn, Target):
+        return set(fn.code_names)
+    code = getattr(fn, "__code__", None)
+    names: set[str] = set()
+    for inner in _code_objects(code) if code is not None else ():
+        names |= set(inner.co_names)
+    return names

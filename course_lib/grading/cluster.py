@@ -31,9 +31,10 @@ def _close_all() -> None:
         sandbox.close()
 
 
-def run_on_worker(cells: list[str], files: dict[str, bytes], limits: dict, hide: list[str]) -> dict:
-    """The Dask task: run one notebook's cells in this worker thread's sandbox."""
-    return _worker_sandbox(hide).run(cells, files, Limits(**limits)).to_dict()
+def run_on_worker(cells: list[str], files: dict[str, bytes], limits: dict, hide: list[str],
+                  requests: dict | None = None) -> dict:
+    """The Dask task: run one notebook's cells in this worker thread's sandbox, then answer the requests."""
+    return _worker_sandbox(hide).run(cells, files, Limits(**limits), requests).to_dict()
 
 
 class DaskBackend:
@@ -59,8 +60,9 @@ class DaskBackend:
         self.description = (f"Dask at {where} ({len(self.client.nthreads())} workers, {threads} threads; "
                             "isolation set up on each worker)")
 
-    def run(self, cells: list[str], files: dict[str, bytes]) -> JobResult:
-        future = self.client.submit(run_on_worker, cells, files, self.limits.__dict__, self.hide, pure=False)
+    def run(self, cells: list[str], files: dict[str, bytes], requests: dict | None = None) -> JobResult:
+        future = self.client.submit(run_on_worker, cells, files, self.limits.__dict__, self.hide, requests,
+                                    pure=False)
         return JobResult.from_dict(future.result())
 
     def close(self) -> None:

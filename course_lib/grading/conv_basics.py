@@ -8,7 +8,7 @@ from collections.abc import Callable
 import torch
 from torch.nn import functional as F
 
-from .checks import Report, close, generator
+from .checks import Report, close, code_names, generator
 
 _CONVOLUTION_NAMES = {"conv2d", "corr2d", "corr2d_multi_in", "corr2d_multi_in_out", "conv1d", "Conv2d"}
 
@@ -77,9 +77,7 @@ def conv1x1_matmul(fn: Callable, points: float = 2) -> float:
     def no_convolution():
         if not any(passed for _, passed, _ in report.cases):
             return False, "first make the function compute the right values"
-        code = getattr(fn, "__code__", None)
-        names = set(code.co_names) if code is not None else set()
-        used = sorted(names & _CONVOLUTION_NAMES)
+        used = sorted(code_names(fn) & _CONVOLUTION_NAMES)
         return not used, f"it calls {', '.join(used)}: write the product with reshape and @ (or torch.matmul)"
     report.check("uses a matrix product, not a convolution", no_convolution)
     return report.score()

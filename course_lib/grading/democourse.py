@@ -1,7 +1,7 @@
 """A tiny nbgrader course for testing and benchmarking the class autograder.
 
 `make_course(root)` writes nbgrader_config.py and a one-notebook assignment `square` (one answer cell,
-two graded test cells that import torch like the real exercises do), releases it with
+two graded test cells calling ``course_lib.grading.square``'s checks like the real exercises do), releases it with
 `nbgrader generate_assignment`, and `add_submission` hands in an answer for a student.
 """
 
@@ -39,17 +39,18 @@ def _cell(kind: str, source: str, grade_id: str, *, points: float | None = None,
 
 
 def source_notebook() -> nbformat.NotebookNode:
-    """The instructor's version: a solution cell and two test cells (2 points, then 3 with partial credit)."""
+    """The instructor's version: a solution cell and two test cells (2 points, then 3 with partial credit),
+    which call checks of ``course_lib.grading.square`` as every assignment of the course does."""
     nb = new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
                                 "language_info": {"name": "python"}})
     nb.cells = [
         _cell("markdown", "Write `square(x)` returning `x * x` for numbers and tensors.", "intro", locked=True),
         _cell("code", "def square(x):\n    ### BEGIN SOLUTION\n    return x * x\n    ### END SOLUTION\n",
               "answer", solution=True),
-        _cell("code", "assert square(3) == 9", "test_int", points=2, grade=True, locked=True),
-        _cell("code", "import torch\nchecks = [square(2) == 4, square(-1) == 1,\n"
-                      "          bool(torch.equal(square(torch.arange(3.)), torch.tensor([0., 1., 4.])))]\n"
-                      "3.0 * sum(checks) / len(checks)",
+        _cell("code", "from course_lib.grading import square as grade\n\ngrade.integers(square, points=2)",
+              "test_int", points=2, grade=True, locked=True),
+        _cell("code", "from course_lib.grading import square as grade\n\n"
+                      "grade.numbers_and_tensors(square, points=3)",
               "test_partial", points=3, grade=True, locked=True),
     ]
     return nb

@@ -1,13 +1,15 @@
-"""An nbgrader preprocessor that runs the notebook in a sandbox instead of a local kernel.
+"""An nbgrader preprocessor that runs the notebook's cells in a sandbox and scores its test cells here.
 
 It takes the place of nbgrader's `Execute` in `Autograde.autograde_preprocessors`; everything else
-(restoring test cells, scoring, writing the gradebook) stays nbgrader's own. Outputs coming back
-from the sandbox are untrusted: only well-formed kernel outputs are kept.
+(restoring test cells, reading the scores from the test cells' outputs, writing the gradebook) stays
+nbgrader's own. Outputs coming back from the sandbox are untrusted: only well-formed kernel outputs are
+kept, and the test cells' outputs are written by the trusted side alone.
 """
 
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -15,9 +17,14 @@ from nbformat import NotebookNode
 from nbformat.v4 import new_output
 from nbgrader.preprocessors import NbGraderPreprocessor
 
+from . import static
+from . import verdicts as verdicts_
+from .replay import new_secret, submission_salt
 from .sandbox import JobResult
+from .sandboxed import channel
+from .sandboxed.evidence import tensor_to_array
 
-RunJob = Callable[[list[str], dict[str, bytes]], JobResult]
+RunJob = Callable[[list[str], dict[str, bytes], dict], JobResult]
 _STREAMS = {"stdout", "stderr"}
 
 
@@ -64,25 +71,79 @@ def collect_files(folder: Path, limit: int) -> dict[str, bytes]:
     return files
 
 
+def _nbgrader(cell: NotebookNode) -> dict:
+    return cell.get("metadata", {}).get("nbgrader", {})
+
+
+def is_test_cell(cell: NotebookNode) -> bool:
+    meta = _nbgrader(cell)
+    return cell.cell_type == "code" and bool(meta.get("grade")) and not meta.get("solution")
+
+
+def student_cells(code: list[NotebookNode], release_sources: set[str]) -> list[tuple[str, str]]:
+    """(label, source) of the code the student wrote or changed: answer cells, and any other unlocked cell
+    whose source is not the release's own."""
+    found = []
+    for number, cell in enumerate(code, 1):
+        meta = _nbgrader(cell)
+        if is_test_cell(cell) or meta.get("locked"):
+            continue
+        if not meta.get("solution") and cell.source in release_sources:
+            continue
+        found.append((meta.get("grade_id") or f"code cell {number}", cell.source))
+    return found
+
+
+@dataclass
+class NotebookGrade:
+    """What the trusted side decided about one notebook: its test cells' verdicts and the flags raised."""
+
+    notebook: str
+    verdicts: list[verdicts_.CellVerdict]
+    flags: list[static.Flag]
+    answers: dict[str, str]
+    problem: str = ""
+
+
 class SandboxedExecute(NbGraderPreprocessor):
-    """Execute the notebook's code cells through `run_job`, releasing `lock` while they run."""
+    """Run the notebook's own cells in the sandbox, then score its test cells here from the evidence.
+
+    Test cells never run in the sandbox: their checks run in this trusted process, first recording the
+    evidence they need, then deciding from what the sandbox sent back (``verdicts``). The answer cells'
+    source is read here for flags (``static``). Releases ``lock`` while the sandbox runs.
+    """
 
     def __init__(self, run_job: RunJob, lock: threading.Lock, record: Callable[[JobResult], None],
-                 files_limit: int, **kwargs: Any) -> None:
+                 files_limit: int, secret: bytes = b"", release_sources: set[str] | None = None,
+                 graded: Callable[[NotebookGrade], None] | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._run_job, self._lock, self._record, self._files_limit = run_job, lock, record, files_limit
+        self._secret = secret or new_secret()
+        self._release_sources = release_sources or set()
+        self._graded = graded or (lambda grade: None)
 
     def preprocess(self, nb: NotebookNode, resources: dict) -> tuple[NotebookNode, dict]:
         code = [cell for cell in nb.cells if cell.cell_type == "code"]
+        tests = [cell for cell in code if is_test_cell(cell)]
+        runnable = [cell for cell in code if not is_test_cell(cell)]
+        written = student_cells(code, self._release_sources)
+        flags = static.flags_for(written)
+        calls = [verdicts_.parse_test_cell(cell.source, _nbgrader(cell).get("grade_id", "?"),
+                                           float(_nbgrader(cell).get("points", 0))) for cell in tests]
+        student = str(resources.get("nbgrader", {}).get("student", ""))
+        notebook = str(resources.get("unique_key") or resources.get("metadata", {}).get("name") or "")
+        plan = verdicts_.plan(calls, lambda name: static.names_used(name, written),
+                              submission_salt(self._secret, f"{student}/{notebook}"))
+        requests = channel.encode(plan.requests, tensor_to_array)
         folder = Path(resources.get("metadata", {}).get("path") or ".")
         files = collect_files(folder, self._files_limit)
         self._lock.release()  # other submissions may use the gradebook while this one runs
         try:
-            result = self._run_job([cell.source for cell in code], files)
+            result = self._run_job([cell.source for cell in runnable], files, requests)
         finally:
             self._lock.acquire()
         self._record(result)
-        for cell, entry in zip(code, result.cells):
+        for cell, entry in zip(runnable, result.cells):
             cell.outputs = []
             if entry is None:
                 cell.execution_count = None
@@ -93,4 +154,19 @@ class SandboxedExecute(NbGraderPreprocessor):
             cell.execution_count = count if isinstance(count, int) else None
             raw_outputs = entry.get("outputs") if isinstance(entry.get("outputs"), list) else []
             cell.outputs = [out for out in (clean_output(o, cell.execution_count) for o in raw_outputs) if out]
+        problem, answers = "", []
+        try:
+            answers = channel.decode(result.evidence) if result.evidence is not None else []
+            if not isinstance(answers, list):
+                raise channel.ChannelError("evidence is not a list")
+        except channel.ChannelError as exc:
+            problem, answers = f"the evidence could not be read ({exc}): every test scored 0", []
+        if result.evidence is None:
+            problem = f"no evidence came back ({result.detail or result.status}): every test scored 0"
+        decided = verdicts_.decide(plan, answers)
+        flagged = "; ".join(str(flag) for flag in flags) or None
+        for cell, verdict in zip(tests, decided):
+            cell.outputs = verdict.outputs(flagged)
+            cell.execution_count = None
+        self._graded(NotebookGrade(notebook, decided, flags, dict(written), problem))
         return nb, resources

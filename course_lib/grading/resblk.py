@@ -1,20 +1,21 @@
 """Behavioural checks of a student's residual block against ``course_lib.models.ResBlk``.
 
 Each function takes the student's class (called as ``cls(ch_in, ch_out, stride)``), prints what passed
-and returns the points earned, for the last line of an nbgrader test cell. Nothing looks at attribute
-names: layers are found by type and shape, and weights are moved over by role (see ``transplant``).
+and returns the points earned, for the last line of an nbgrader test cell. Everything known about the
+student's block is its module evidence (``modules``): layer kinds and shapes, outputs, gradients and
+statistics for seed-derived weights. Nothing looks at attribute names: layers are paired by role.
 """
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 
 import torch
 from torch import nn
 
-from . import transplant as tp
-from .checks import Report, reference_model
+from . import modules as mod
+from .checks import Report, generator, reference_model, salted_seed
+from .sandboxed import evidence as harness
 
 # (ch_in, ch_out, stride): kept shape, more channels, halving with a projection, the notes' faulty
 # case (stride 2 with equal channels) and the notes' stride 4.
@@ -27,25 +28,21 @@ def _reference(ch_in: int, ch_out: int, stride: int) -> nn.Module:
     return reference_model("ResBlk")(ch_in, ch_out, stride)
 
 
-def _generator(seed: int = 0) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
-
-
 def _inputs(ch_in: int, seed: int = 0, batch: int = 4, size: tuple[int, int] = (12, 10)) -> torch.Tensor:
-    return torch.randn(batch, ch_in, *size, generator=_generator(seed))
-
-
-def _build(cls: Callable[..., nn.Module], ch_in: int, ch_out: int, stride: int) -> nn.Module:
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)
-        block = cls(ch_in, ch_out, stride)
-    if not isinstance(block, nn.Module):
-        raise TypeError(f"ResBlk({ch_in}, {ch_out}, {stride}) made a {type(block).__name__}, not an nn.Module")
-    return block
+    return torch.randn(batch, ch_in, *size, generator=generator(seed))
 
 
 def _out_size(n: int, stride: int) -> int:
     return (n + 2 - 3) // stride + 1
+
+
+def _evidence(cls, ch_in: int, ch_out: int, stride: int, inputs: list[torch.Tensor], seed: int = 1) -> dict:
+    """The block's evidence for these inputs; raises with the student's error if it could not be made."""
+    ev = mod.module_evidence(cls, (ch_in, ch_out, stride), inputs, salted_seed(seed))
+    why = mod.failure(ev)
+    if why:
+        raise RuntimeError(why)
+    return ev
 
 
 def shapes(cls: Callable[..., nn.Module], points: float = 2) -> float:
@@ -54,10 +51,15 @@ def shapes(cls: Callable[..., nn.Module], points: float = 2) -> float:
     if report.block_if_reused(cls):
         return report.score()
     for ch_in, ch_out, stride in SHAPE_CASES:
-        def case(ch_in=ch_in, ch_out=ch_out, stride=stride):
-            x = _inputs(ch_in, batch=2)
+        x = _inputs(ch_in, batch=2)
+        ev = mod.module_evidence(cls, (ch_in, ch_out, stride), [x], salted_seed(1))
+
+        def case(ev=ev, x=x, ch_out=ch_out, stride=stride):
             expected = (2, ch_out, _out_size(x.shape[2], stride), _out_size(x.shape[3], stride))
-            out = _build(cls, ch_in, ch_out, stride).train()(x)
+            why = mod.failure(ev)
+            if why and "train" not in ev:
+                raise RuntimeError(why)
+            out = ev["train"]
             shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
             return shape == expected, f"expected {expected}, got {shape}"
         report.check(f"ResBlk({ch_in}, {ch_out}, stride={stride}) on (2, {ch_in}, 12, 10)", case)
@@ -86,54 +88,50 @@ def parameter_count(cls: Callable[..., nn.Module], points: float = 1) -> float:
     if report.block_if_reused(cls):
         return report.score()
     for ch_in, ch_out, stride in [(8, 8, 1), (8, 16, 1), (8, 8, 2), (16, 8, 2)]:
-        def case(ch_in=ch_in, ch_out=ch_out, stride=stride):
-            count = sum(p.numel() for p in _build(cls, ch_in, ch_out, stride).parameters())
+        ev = mod.module_evidence(cls, (ch_in, ch_out, stride), [_inputs(ch_in, batch=2)], salted_seed(1))
+
+        def case(ev=ev, ch_in=ch_in, ch_out=ch_out, stride=stride):
+            if "structure" not in ev:
+                raise RuntimeError(mod.failure(ev))
+            count = mod.parameter_count(ev["structure"])
             allowed = sorted(allowed_parameter_counts(ch_in, ch_out, stride))
             return count in allowed, f"got {count:,}, expected {allowed[0]:,} (or with conv biases {allowed[-1]:,})"
         report.check(f"ResBlk({ch_in}, {ch_out}, stride={stride})", case)
     return report.score()
 
 
-def _transplanted(cls, ch_in: int, ch_out: int, stride: int, seed: int = 0):
-    reference = tp.randomize_(_reference(ch_in, ch_out, stride), _generator(seed + 1))
-    student = _build(cls, ch_in, ch_out, stride)
-    inputs = [_inputs(ch_in, seed=seed), _inputs(ch_in, seed=seed + 7, size=(9, 9))]
-    return tp.transplant(reference, student, inputs), inputs
+def _function_inputs(ch_in: int, seed: int = 0) -> list[torch.Tensor]:
+    return [_inputs(ch_in, seed=seed), _inputs(ch_in, seed=seed + 7, size=(9, 9))]
 
 
 def same_function(cls: Callable[..., nn.Module], points: float = 3) -> float:
-    """With the reference's weights moved into the student's layers, both blocks compute the same outputs."""
+    """With the student's weights loaded into the reference's layers, both blocks compute the same outputs."""
     report = Report("ResBlk computes the reference's function", points)
     if report.block_if_reused(cls):
         return report.score()
     for ch_in, ch_out, stride in FUNCTION_CASES:
-        def case(ch_in=ch_in, ch_out=ch_out, stride=stride):
-            (error, _, _, mapping), _ = _transplanted(cls, ch_in, ch_out, stride)
-            if not mapping:
+        inputs = _function_inputs(ch_in)
+        ev = mod.module_evidence(cls, (ch_in, ch_out, stride), inputs, salted_seed(2))
+
+        def case(ev=ev, inputs=inputs, ch_in=ch_in, ch_out=ch_out, stride=stride):
+            why = mod.failure(ev)
+            if why:
+                raise RuntimeError(why)
+            match = mod.match_reference(ev, lambda: _reference(ch_in, ch_out, stride), inputs, salted_seed(2))
+            if match is None:
                 return False, "its layers (convolutions, batch norms) do not match the specification"
+            error = mod.worst_error(ev, match.evidence)
             return error < TOLERANCE, f"outputs differ (relative error {error:.2g}) in train or eval mode"
         report.check(f"ResBlk({ch_in}, {ch_out}, stride={stride}) in train and eval mode", case)
     return report.score()
 
 
-def _batchnorms(block: nn.Module) -> list[nn.Module]:
-    return [m for m in block.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-
-
-@torch.no_grad()
-def _silence_(norm: nn.Module) -> None:
-    if norm.weight is not None:
-        norm.weight.zero_()
-        norm.bias.zero_()
-    else:  # no affine parameters: zero its statistics' effect by a huge variance instead
-        norm.running_var.fill_(1e30)
-
-
 def _residual_branch_end(reference: nn.Module, x: torch.Tensor) -> nn.Module:
     """The reference's batch norm after the second 3x3 convolution, found by following the data."""
     producers: dict[int, nn.Module] = {}
-    keep: list[torch.Tensor] = []
     found: list[nn.Module] = []
+    inputs_of: dict[nn.Module, torch.Tensor] = {}
+    keep: list[torch.Tensor] = []
 
     def hook(module, inputs, output):
         keep.append(output)
@@ -144,8 +142,8 @@ def _residual_branch_end(reference: nn.Module, x: torch.Tensor) -> nn.Module:
         producers[id(output)] = module
         inputs_of[module] = inputs[0]
 
-    inputs_of: dict[nn.Module, torch.Tensor] = {}
-    handles = [m.register_forward_hook(hook) for m in tp.parametric_modules(reference)]
+    layers = [m for m in reference.modules() if isinstance(m, (nn.Conv2d, nn.modules.batchnorm._BatchNorm))]
+    handles = [m.register_forward_hook(hook) for m in layers]
     try:
         with torch.no_grad():
             reference.eval()(x)
@@ -157,34 +155,57 @@ def _residual_branch_end(reference: nn.Module, x: torch.Tensor) -> nn.Module:
     return found[0]
 
 
+def _shortcut_matches(ev: dict, make_reference: Callable[[], nn.Module], x: torch.Tensor, seed: int) -> bool:
+    """True if, for some pairing of layers, the student's output with one batch norm silenced equals the
+    reference's with its residual branch's last batch norm silenced: ReLU(projection(x)) in eval mode."""
+    import copy
+
+    outputs = [entry.get("out") for entry in ev.get("ablations", [])]
+    base = harness.build(make_reference, [], {})
+    reference = harness.describe(base)
+    paths = {m: p for p, m in base.named_modules()}
+    end_path = paths[_residual_branch_end(base, x)]
+    for pairing in mod.pairings(reference, ev["structure"]):
+        model = copy.deepcopy(base)
+        mod.load_student_values(model, reference, ev["structure"], pairing, seed)
+        with torch.no_grad():
+            layer = dict(model.named_modules())[end_path]
+            layer.weight.zero_()
+            layer.bias.zero_()
+            expected = model.eval()(x.clone())
+        if any(mod.relative_error(out, expected) < TOLERANCE for out in outputs):
+            return True
+    return False
+
+
 def residual(cls: Callable[..., nn.Module], points: float = 2) -> float:
     """The shortcut is really added: with the residual branch's last BN zeroed, output = ReLU(shortcut(x))."""
     report = Report("ResBlk uses its shortcut", points)
     if report.block_if_reused(cls):
         return report.score()
+    x = _inputs(8)
+    identity_ev = mod.module_evidence(cls, (8, 8, 1), [x], salted_seed(3))
 
     def identity_case():
-        block = _build(cls, 8, 8, 1).eval()
-        x = _inputs(8)
-        for index in range(len(_batchnorms(block))):
-            trial = copy.deepcopy(block)
-            _silence_(_batchnorms(trial)[index])
-            with torch.no_grad():
-                if tp.relative_error(trial(x), torch.relu(x)) < TOLERANCE:
-                    return True
+        why = mod.failure(identity_ev)
+        if why and "ablations" not in identity_ev:
+            raise RuntimeError(why)
+        for entry in identity_ev.get("ablations", []):
+            if mod.relative_error(entry.get("out"), torch.relu(x)) < TOLERANCE:
+                return True
         return False, "no batch norm, once zeroed, leaves ReLU(x): is x added and ReLU applied after the sum?"
 
     report.check("ResBlk(8, 8, stride=1): zeroed residual branch gives ReLU(x)", identity_case)
     for ch_in, ch_out, stride in [(8, 16, 2), (8, 8, 2)]:
-        def projection_case(ch_in=ch_in, ch_out=ch_out, stride=stride):
-            (error, reference, student, mapping), inputs = _transplanted(cls, ch_in, ch_out, stride)
-            if not mapping:
-                return False, "its layers do not match the specification, so the shortcut cannot be isolated"
-            end = _residual_branch_end(reference, inputs[0])
-            _silence_(end)
-            _silence_(mapping[id(end)])
-            error = tp.compare(reference, student, inputs)
-            return error < TOLERANCE, "with the residual branch zeroed the output is not ReLU(projection(x))"
+        inputs = _function_inputs(ch_in)
+        ev = mod.module_evidence(cls, (ch_in, ch_out, stride), inputs, salted_seed(4))
+
+        def projection_case(ev=ev, inputs=inputs, ch_in=ch_in, ch_out=ch_out, stride=stride):
+            why = mod.failure(ev)
+            if why:
+                raise RuntimeError(why)
+            ok = _shortcut_matches(ev, lambda: _reference(ch_in, ch_out, stride), inputs[0], salted_seed(4))
+            return ok, "with the residual branch zeroed the output is not ReLU(projection(x))"
         report.check(f"ResBlk({ch_in}, {ch_out}, stride={stride}): zeroed residual branch gives "
                      "ReLU(projection shortcut)", projection_case)
     return report.score()
@@ -199,31 +220,33 @@ def batchnorm_modes(cls: Callable[..., nn.Module], points: float = 1) -> float:
         x = _inputs(ch_in)
         other = x.clone()
         other[1:] = 3.0 * _inputs(ch_in, seed=5)[1:] + 1.0
+        seed = salted_seed(5)
+        ev = mod.module_evidence(cls, (ch_in, ch_out, stride), [x, other], seed)
 
-        def batch_dependent(ch_in=ch_in, ch_out=ch_out, stride=stride, x=x, other=other):
-            block = _build(cls, ch_in, ch_out, stride).train()
-            with torch.no_grad():
-                return tp.relative_error(block(other)[0], block(x)[0]) > 1e-3, \
-                    "in train mode a sample's output should depend on the rest of the batch"
+        def usable(ev=ev, key="train_more"):
+            if key not in ev:
+                raise RuntimeError(mod.failure(ev) or "no evidence")
+            return ev
 
-        def batch_independent(ch_in=ch_in, ch_out=ch_out, stride=stride, x=x, other=other):
-            block = _build(cls, ch_in, ch_out, stride).eval()
-            with torch.no_grad():
-                return tp.relative_error(block(other)[0], block(x)[0]) < TOLERANCE, \
-                    "in eval mode a sample's output should not depend on the rest of the batch"
+        def batch_dependent(ev=ev):
+            ev = usable(ev)
+            return mod.relative_error(ev["train_more"][0][0], mod.as_tensor(ev["train"])[0]) > 1e-3, \
+                "in train mode a sample's output should depend on the rest of the batch"
 
-        def statistics_tracked(ch_in=ch_in, ch_out=ch_out, stride=stride, x=x):
-            block = _build(cls, ch_in, ch_out, stride)
-            def statistics():
-                return [b.detach().clone() for b in block.buffers() if b.is_floating_point()]
+        def batch_independent(ev=ev):
+            ev = usable(ev, "eval")
+            return mod.relative_error(ev["eval"][1][0], mod.as_tensor(ev["eval"][0])[0]) < TOLERANCE, \
+                "in eval mode a sample's output should not depend on the rest of the batch"
 
-            before = statistics()
-            with torch.no_grad():
-                block.eval()(x)
-                unchanged = all(torch.equal(a, b) for a, b in zip(before, statistics()))
-                block.train()(x)
-            moved = any(not torch.equal(a, b) for a, b in zip(before, statistics()))
-            return bool(before) and unchanged and moved, \
+        def statistics_tracked(ev=ev, seed=seed):
+            ev = usable(ev, "buffers_after_train")
+            start = [{n: harness.fill_values(seed, i, e["kind"], n, shape) for n, shape in e["buffers"].items()}
+                     for i, e in enumerate(ev["structure"])]
+            pairs = [(start[i][n], after[n]) for i, after in enumerate(ev["buffers_after_eval"]) for n in after]
+            moved = [(start[i][n], after[n]) for i, after in enumerate(ev["buffers_after_train"]) for n in after]
+            unchanged = all(torch.equal(a.to(b.dtype), b) for a, b in pairs)
+            changed = any(not torch.allclose(a.to(b.dtype), b) for a, b in moved)
+            return bool(pairs) and unchanged and changed, \
                 "running statistics should move in train mode and stay put in eval mode"
 
         name = f"ResBlk({ch_in}, {ch_out}, stride={stride})"
@@ -239,18 +262,23 @@ def gradients(cls: Callable[..., nn.Module], points: float = 1) -> float:
     if report.block_if_reused(cls):
         return report.score()
     for ch_in, ch_out, stride in [(8, 8, 1), (8, 16, 2)]:
-        def to_input(ch_in=ch_in, ch_out=ch_out, stride=stride):
-            x = _inputs(ch_in).requires_grad_(True)
-            _build(cls, ch_in, ch_out, stride).train()(x).square().mean().backward()
-            ok = x.grad is not None and bool(torch.isfinite(x.grad).all()) and x.grad.abs().sum().item() > 0
+        ev = mod.module_evidence(cls, (ch_in, ch_out, stride), [_inputs(ch_in)], salted_seed(6))
+
+        def to_input(ev=ev):
+            if "grad_params" not in ev:
+                raise RuntimeError(mod.failure(ev) or "no evidence")
+            grad = ev["grad_input"]
+            ok = isinstance(grad, torch.Tensor) and bool(torch.isfinite(grad).all()) and grad.abs().sum().item() > 0
             return ok, "no finite, non-zero gradient reaches the input"
 
-        def to_parameters(ch_in=ch_in, ch_out=ch_out, stride=stride):
-            block = _build(cls, ch_in, ch_out, stride).train()
-            block(_inputs(ch_in)).square().mean().backward()
-            params = list(block.parameters())
-            missing = [tuple(p.shape) for p in params if p.grad is None or not torch.isfinite(p.grad).all()]
-            return bool(params) and not missing, f"parameters of shapes {missing[:3]} get no gradient (unused layers?)"
+        def to_parameters(ev=ev):
+            if "grad_params" not in ev:
+                raise RuntimeError(mod.failure(ev) or "no evidence")
+            grads = [(ev["structure"][i]["params"][n], g) for i, entry in enumerate(ev["grad_params"])
+                     for n, g in entry.items()]
+            missing = [tuple(shape) for shape, g in grads
+                       if not isinstance(g, torch.Tensor) or not torch.isfinite(g).all()]
+            return bool(grads) and not missing, f"parameters of shapes {missing[:3]} get no gradient (unused layers?)"
 
         name = f"ResBlk({ch_in}, {ch_out}, stride={stride})"
         report.check(f"{name}: gradient reaches the input", to_input)

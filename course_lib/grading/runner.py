@@ -34,8 +34,10 @@ from sqlalchemy.exc import SAWarning
 from tqdm.auto import tqdm
 from traitlets.config import Config
 
-from .execute import SandboxedExecute
+from . import records
+from .execute import NotebookGrade, SandboxedExecute
 from .inputs import MAX_EXTRA_BYTES, Submission, check_submission, find_submissions
+from .replay import new_secret
 from .sandbox import JobResult, Limits, LimitsError, Sandbox, SandboxError
 
 
@@ -47,7 +49,7 @@ class Backend(Protocol):
     slots: int
     description: str
 
-    def run(self, cells: list[str], files: dict[str, bytes]) -> JobResult: ...
+    def run(self, cells: list[str], files: dict[str, bytes], requests: dict) -> JobResult: ...
 
     def close(self) -> None: ...
 
@@ -79,6 +81,8 @@ class Outcome:
     score: float | None = None
     max_score: float | None = None
     seconds: float = 0.0
+    flags: list[str] = field(default_factory=list)
+    peak_memory_mb: float | None = None
 
 
 @dataclass
@@ -117,18 +121,18 @@ class LocalBackend:
         self.description = f"{jobs} local sandboxes (isolation: {sandboxes[0].mode})"
         self.warnings = sorted({w for s in sandboxes for w in s.warnings})
 
-    def run(self, cells: list[str], files: dict[str, bytes]) -> JobResult:
+    def run(self, cells: list[str], files: dict[str, bytes], requests: dict) -> JobResult:
         """Run in a free sandbox; a sandbox that broke is replaced by a fresh one, and the job retried once."""
         sandbox = self._free.get()
         try:
             try:
-                return sandbox.run(cells, files, self.limits)
+                return sandbox.run(cells, files, self.limits, requests)
             except LimitsError:
                 raise
             except SandboxError:
                 sandbox.close()
                 sandbox = Sandbox(hide=sandbox.hide).start()
-                return sandbox.run(cells, files, self.limits)
+                return sandbox.run(cells, files, self.limits, requests)
         finally:
             self._free.put(sandbox)
 
@@ -236,9 +240,13 @@ def swap_execute(preprocessors: list, executor: SandboxedExecute) -> list:
 class ClassGrader:
     """Grades the checked submissions of one assignment through a backend; the only writer of the gradebook."""
 
-    def __init__(self, app: AutogradeApp, options: Options, backend: Backend, limits: Limits) -> None:
+    def __init__(self, app: AutogradeApp, options: Options, backend: Backend, limits: Limits,
+                 release_sources: set[str] | None = None, records: Path | None = None) -> None:
         self.app, self.options, self.backend, self.limits = app, options, backend, limits
         self.lock = threading.Lock()
+        self.secret = new_secret()  # this run's inputs: unknown before grading, never stored
+        self.release_sources = release_sources or set()
+        self.records = records
         nbgrader_utils.setenv = _shared_setenv
         warnings.filterwarnings("ignore", category=SAWarning)
 
@@ -253,7 +261,10 @@ class ClassGrader:
         capture = _LogCapture()
         logger.addHandler(capture)
         results: list[JobResult] = []
-        executor = SandboxedExecute(self.backend.run, self.lock, results.append, MAX_EXTRA_BYTES)
+        grades: list[NotebookGrade] = []
+        executor = SandboxedExecute(self.backend.run, self.lock, results.append, MAX_EXTRA_BYTES,
+                                    secret=self.secret, release_sources=self.release_sources,
+                                    graded=grades.append)
         converter = Autograde(coursedir=coursedir, parent=self.app, log=logger)
         converter.force = self.options.force
         converter.autograde_preprocessors = swap_execute(converter.autograde_preprocessors, executor)
@@ -275,7 +286,16 @@ class ClassGrader:
                     outcome.score, outcome.max_score = record.score, record.max_score
         for result in results:
             outcome.notes += _execution_notes(result, self.limits)
+            peak = getattr(result, "peak_memory_mb", None)
+            if peak is not None:
+                outcome.peak_memory_mb = max(outcome.peak_memory_mb or 0.0, peak)
+        for grade in grades:
+            outcome.flags += [str(flag) for flag in grade.flags]
+            if grade.problem:
+                outcome.notes.append(grade.problem)
         outcome.seconds = time.monotonic() - started
+        if self.records is not None and outcome.status != "skipped":
+            records.write(self.records, self.options.assignment, outcome, grades)
         return outcome
 
     @staticmethod
@@ -313,12 +333,14 @@ def autograde(options: Options) -> Report:
             ready.append(sub)
     if not ready:
         return Report(sorted(outcomes, key=lambda o: o.student), time.monotonic() - started, 0, "none")
+    check_test_cells(coursedir, options.assignment)
     cell_timeout = Execute(parent=app).timeout
     limits = Limits(timeout=options.timeout, cell_timeout=cell_timeout, memory_mb=options.memory_mb)
     backend = make_backend(options, limits, [str(root)], len(ready))
     jobs = backend.slots
     try:
-        grader = ClassGrader(app, options, backend, limits)
+        grader = ClassGrader(app, options, backend, limits, release_sources(coursedir, options.assignment),
+                             root / records.RECORDS_DIR)
         bar = tqdm(total=len(ready), desc=f"autograde {options.assignment}", unit="sub",
                    disable=not options.progress or not ready)
         with ThreadPoolExecutor(max(1, min(jobs, len(ready) or 1))) as pool:
@@ -332,6 +354,40 @@ def autograde(options: Options) -> Report:
         backend.close()
     outcomes.sort(key=lambda o: o.student)
     return Report(outcomes, time.monotonic() - started, jobs, backend.description)
+
+
+def check_test_cells(coursedir: CourseDirectory, assignment: str) -> None:
+    """Refuse, before anything runs, an assignment whose test cells cannot be scored from evidence."""
+    import nbformat
+
+    from .execute import is_test_cell
+    from .verdicts import GraderSetupError, parse_test_cell
+
+    folder = Path(coursedir.format_path(coursedir.source_directory, ".", assignment))
+    for path in sorted(folder.glob("*.ipynb")):
+        for cell in nbformat.read(path, as_version=4).cells:
+            if is_test_cell(cell):
+                meta = cell.metadata["nbgrader"]
+                try:
+                    parse_test_cell(cell.source, meta.get("grade_id", "?"), float(meta.get("points", 0)))
+                except GraderSetupError as exc:
+                    raise GradingError(f"{path.name}: {exc}. The course grader scores a hand-in only through "
+                                       "the course's checks (course_lib.grading); grade this assignment with "
+                                       "plain `nbgrader autograde`, or write its tests in that form") from None
+
+
+def release_sources(coursedir: CourseDirectory, assignment: str) -> set[str]:
+    """The source of every code cell the release gives students (unchanged, it is not the student's code)."""
+    import nbformat
+
+    folder = Path(coursedir.format_path(coursedir.release_directory, ".", assignment))
+    sources: set[str] = set()
+    for path in sorted(folder.glob("*.ipynb")):
+        try:
+            sources |= {c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"}
+        except Exception:  # noqa: BLE001 - an unreadable release only means fewer cells are skipped
+            continue
+    return sources
 
 
 def make_backend(options: Options, limits: Limits, hide: list[str], pending: int) -> Backend:
@@ -360,6 +416,8 @@ def format_report(report: Report, assignment: str) -> str:
     for o in report.outcomes:
         if o.status != "graded":
             lines.append(f"  {o.status:<7} {o.student}: {o.reason}")
+        for flag in o.flags:
+            lines.append(f"  flag    {o.student}: {flag} -> scored 0, review it (formgrader) before releasing")
         for note in o.notes:
             lines.append(f"  note    {o.student}: {note}")
     return "\n".join(lines)

@@ -1,0 +1,26 @@
+"""Checks for the demo course's ``square`` exercise (``democourse``): the smallest assignment of the course form."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+from .checks import Report, close, generator
+
+
+def integers(fn: Callable, points: float = 2) -> float:
+    """``fn(3) == 9``: the square of an int is that int."""
+    report = Report("square of an int", points)
+    report.check("square(3) == 9", lambda: (fn(3) == 9, "expected 9"))
+    return report.score()
+
+
+def numbers_and_tensors(fn: Callable, points: float = 3) -> float:
+    """Squares of ints, of a negative number, and of a tensor (element by element)."""
+    report = Report("square of numbers and tensors", points)
+    report.check("square(2) == 4", lambda: (fn(2) == 4, "expected 4"))
+    report.check("square(-1) == 1", lambda: (fn(-1) == 1, "expected 1"))
+    x = torch.randn(5, generator=generator(1))
+    report.check("square of a tensor", lambda: close(fn(x), x * x))
+    return report.score()

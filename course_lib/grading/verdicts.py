@@ -1,0 +1,160 @@
+"""The trusted side's scoring of one notebook: test cells read, checks run against stand-ins, scores decided.
+
+Every graded test cell of the course ends with ``grade.<check>(<name>, points=N)``, where ``grade`` is one
+of the course's check modules. The class grader never runs such a cell in the sandbox. It runs the check
+here twice around the sandbox: once recording the requests it makes of ``<name>`` (``replay.Target``),
+once replaying the sandbox's answers; the check's score becomes the cell's output, as nbgrader scores it.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import importlib
+import io
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from nbformat import NotebookNode
+from nbformat.v4 import new_output
+
+from . import checks
+from .replay import Target, salted
+
+CHECK_MODULES = ("resblk", "conv_basics", "pooling", "batchnorm_dropout", "architectures", "square")
+PACKAGE = "course_lib.grading"
+
+
+class GraderSetupError(RuntimeError):
+    """A test cell the trusted side cannot score from evidence (the instructor's notebook needs a fix)."""
+
+
+@dataclass(frozen=True)
+class TestCall:
+    """What a test cell asks: check ``module.function`` on the student's ``target``, worth ``points``."""
+
+    grade_id: str
+    module: str
+    function: str
+    target: str
+    points: float
+    hidden: bool
+
+
+def parse_test_cell(source: str, grade_id: str, points: float) -> TestCall:
+    """The check a test cell calls; GraderSetupError if it is not of the course's one form."""
+    where = f"test cell {grade_id!r}"
+    try:
+        tree = ast.parse(source)
+    except SyntaxError as exc:
+        raise GraderSetupError(f"{where} does not parse: {exc}") from None
+    aliases: dict[str, str] = {}
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom) and node.module == PACKAGE:
+            aliases.update({a.asname or a.name: a.name for a in node.names})
+        elif isinstance(node, ast.Import):
+            for a in node.names:
+                if a.name.startswith(PACKAGE + ".") and a.asname:
+                    aliases[a.asname] = a.name[len(PACKAGE) + 1:]
+    last = tree.body[-1] if tree.body else None
+    call = last.value if isinstance(last, ast.Expr) else None
+    if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)
+            and isinstance(call.func.value, ast.Name) and call.func.value.id in aliases
+            and len(call.args) == 1 and isinstance(call.args[0], ast.Name)):
+        raise GraderSetupError(f"{where} must end with `grade.<check>(<name>, points=N)` where `grade` is one of "
+                               f"{PACKAGE}'s check modules")
+    module = aliases[call.func.value.id]
+    if module not in CHECK_MODULES:
+        raise GraderSetupError(f"{where} uses {PACKAGE}.{module}, which is not a check module")
+    function = call.func.attr
+    if function.startswith("_") or not callable(getattr(importlib.import_module(f"{PACKAGE}.{module}"),
+                                                        function, None)):
+        raise GraderSetupError(f"{where}: {PACKAGE}.{module} has no check {function}")
+    for keyword in call.keywords:
+        if keyword.arg == "points" and isinstance(keyword.value, ast.Constant):
+            if float(keyword.value.value) != float(points):
+                raise GraderSetupError(f"{where} passes points={keyword.value.value} but is worth {points:g}")
+    return TestCall(grade_id, module, function, call.args[0].id, float(points), "BEGIN HIDDEN TESTS" in source)
+
+
+@dataclass
+class CellVerdict:
+    """The trusted side's decision on one test cell, with every case's outcome."""
+
+    call: TestCall
+    score: float
+    text: str
+    checks: list[dict] = field(default_factory=list)
+    title: str = ""
+
+    def outputs(self, flagged: str | None) -> list[NotebookNode]:
+        """The test cell's outputs: the report (visible tests only) and the score as the last expression."""
+        score = 0.0 if flagged else self.score
+        if flagged:
+            text = f"{self.title}\n  0 points: flagged for review: {flagged}\n"
+        elif self.call.hidden:
+            text = f"{self.title}: {score:g} / {self.call.points:g} points (hidden test: its cases are not shown)\n"
+        else:
+            text = self.text
+        return [new_output("stream", name="stdout", text=text),
+                new_output("execute_result", data={"text/plain": repr(round(score, 2))}, metadata={},
+                           execution_count=None)]
+
+    def to_dict(self, flagged: str | None) -> dict:
+        return {"grade_id": self.call.grade_id, "points": self.call.points, "hidden": self.call.hidden,
+                "score": 0.0 if flagged else self.score, "title": self.title, "checks": self.checks}
+
+
+def _run_check(call: TestCall, target: Target) -> CellVerdict:
+    check = getattr(importlib.import_module(f"{PACKAGE}.{call.module}"), call.function)
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed), checks.collect_reports() as reports:
+        try:
+            score = float(check(target, points=call.points))
+        except Exception as exc:  # noqa: BLE001 - a check that breaks on odd evidence scores 0, and says so
+            score = 0.0
+            print(f"  0 points: the check could not use this hand-in's evidence ({type(exc).__name__}: {exc})")
+    cases = [{"name": name, "passed": passed, "message": "" if passed else detail}
+             for report in reports for name, passed, detail in report.cases]
+    if any(report.blocked for report in reports):
+        cases = [{"name": report.title, "passed": False, "message": report.blocked} for report in reports]
+    title = reports[0].title if reports else call.function
+    return CellVerdict(call, max(0.0, min(score, call.points)), printed.getvalue(), cases, title)
+
+
+@dataclass
+class Plan:
+    """The recorded requests of every test cell, and where each cell's requests sit in the flat list."""
+
+    calls: list[TestCall]
+    targets: list[Target]
+    salt: int
+
+    @property
+    def requests(self) -> list[dict]:
+        return [request for target in self.targets for request in target.requests]
+
+
+def plan(calls: list[TestCall], code_names: Callable[[str], frozenset[str]], salt: int) -> Plan:
+    """Run each check once against a recording stand-in: the requests to send to the sandbox."""
+    targets = []
+    with salted(salt):
+        for call in calls:
+            target = Target(call.target, code_names(call.target))
+            _run_check(call, target)
+            targets.append(target)
+    return Plan(calls, targets, salt)
+
+
+def decide(plan: Plan, results: list[Any]) -> list[CellVerdict]:
+    """Replay the sandbox's answers (decoded, in request order) to each check; its score is the verdict."""
+    verdicts, start = [], 0
+    with salted(plan.salt):
+        for call, target in zip(plan.calls, plan.targets):
+            count = len(target.requests)
+            answers = list(results[start:start + count])
+            answers += [{"error": "no evidence came back"}] * (count - len(answers))
+            start += count
+            target.answer_with(answers)
+            verdicts.append(_run_check(call, target))
+    return verdicts
