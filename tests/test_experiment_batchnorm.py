@@ -1,0 +1,54 @@
+"""Chapter 7's BN verdicts: recomputed from the stored per-seed numbers, and printed by the chapter, not typed."""
+
+from __future__ import annotations
+
+import copy
+
+from course_lib.experiments import _checks as check
+from course_lib.experiments import batchnorm
+
+NOTEBOOK = "07_batch_norm.ipynb"
+
+
+def _acc(results, variant, lr, epoch=-1):
+    return [100 * r["eval_acc"][epoch] for r in results["arms"][f"{variant}, lr {lr}"]]
+
+
+def _gap(results, variant, lr):
+    return [100 * (r["train_acc_eval"] - r["eval_acc"][-1]) for r in results["arms"][f"{variant}, lr {lr}"]]
+
+
+def test_stored_batchnorm_results_agree_with_the_sentences():
+    results = check.complete("batchnorm")
+    assert set(results["arms"]) == {f"{v}, lr {lr}" for v in batchnorm.VARIANTS for lr in batchnorm.LEARNING_RATES}
+    comparisons, sentences = batchnorm.verdicts(results), batchnorm.verdict_sentences(results)
+    fair = "no BN, He-init head"
+    expected = {
+        "faster: after one epoch at lr 0.05": (_acc(results, "BN", 0.05, 0), _acc(results, fair, 0.05, 0)),
+        "head init: no BN at lr 0.05": (_acc(results, fair, 0.05), _acc(results, "no BN", 0.05)),
+        "larger rates: final at lr 0.25": (_acc(results, "BN", 0.25), _acc(results, fair, 0.25)),
+        "overfitting: train-validation gap at lr 0.05": (_gap(results, "BN", 0.05), _gap(results, fair, 0.05)),
+    }
+    assert expected.keys() == comparisons.keys()
+    for key, (a, b) in expected.items():
+        check.agrees(comparisons[key], a, b, sentences[key])
+    for name, count in batchnorm.failures(results).items():
+        assert count == sum(batchnorm.failed(r) for r in results["arms"][name])
+
+
+def test_the_verdict_follows_the_numbers_when_they_change():
+    results = copy.deepcopy(check.complete("batchnorm"))
+    key = "faster: after one epoch at lr 0.05"
+    before = batchnorm.verdicts(results)[key]
+    arms = results["arms"]
+    arms["BN, lr 0.05"], arms["no BN, He-init head, lr 0.05"] = arms["no BN, He-init head, lr 0.05"], arms["BN, lr 0.05"]
+    after = batchnorm.verdicts(results)[key]
+    assert after.diff == -before.diff and after.winner != before.winner or not before.separated
+
+
+def test_chapter_7_prints_the_computed_verdicts_and_types_none():
+    check.prints_verdicts(NOTEBOOK, "bn_experiment", "batchnorm")
+    check.markdown_free_of(NOTEBOOK, ["**Supported**", "Supported.", "typically diverges", "four orders of magnitude",
+                                      "a single image cannot be normalized", "a little too small"])
+    check.outputs_stripped(NOTEBOOK)
+    check.figures_have_alt_text(NOTEBOOK)

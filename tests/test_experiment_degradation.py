@@ -1,0 +1,52 @@
+"""Chapter 9's degradation and stem verdicts: recomputed from the stored numbers, and printed by the chapter."""
+
+from __future__ import annotations
+
+import copy
+
+from course_lib.experiments import _checks as check
+from course_lib.experiments import degradation, stems
+
+NOTEBOOK = "09_resnet.ipynb"
+
+
+def _loss(results, name):
+    return [r["train_loss"][-1] for r in results["arms"][name]]
+
+
+def test_stored_degradation_results_agree_with_the_sentences():
+    results = check.complete("degradation")
+    assert list(results["arms"]) == ["plain-8", "residual-8", "plain-32", "residual-32"]
+    comparisons = degradation.verdicts(results)
+    sentences = degradation.verdict_sentences(results)
+    pairs = [("plain-32", "plain-8"), ("residual-32", "residual-8"), ("plain-32", "residual-32")]
+    for comparison, sentence, (a, b) in zip(comparisons.values(), sentences, pairs):
+        check.agrees(comparison, _loss(results, a), _loss(results, b), sentence)
+    shown = degradation.degradation_shown(results)
+    deep, versus = comparisons["plain: deep vs shallow"], comparisons["deep: plain vs residual"]
+    assert shown == (deep.diff > deep.noise and versus.diff > versus.noise)
+
+
+def test_swapping_plain_and_residual_removes_the_degradation_verdict():
+    results = copy.deepcopy(check.complete("degradation"))
+    arms = results["arms"]
+    arms["plain-32"], arms["residual-32"] = arms["residual-32"], arms["plain-32"]
+    assert not (degradation.degradation_shown(results) and degradation.verdicts(results)["deep: plain vs residual"].diff > 0)
+
+
+def test_stored_stem_results_agree_with_the_sentences():
+    results = check.complete("stems")
+    base = [100 * r["eval_acc"][-1] for r in results["arms"][stems.LABELS["imagenet"]]]
+    sentences = stems.verdict_sentences(results)
+    for name, comparison in stems.verdicts(results).items():
+        check.agrees(comparison, [100 * r["eval_acc"][-1] for r in results["arms"][name]], base, sentences[name])
+
+
+def test_chapter_9_prints_the_computed_verdicts_and_types_none():
+    check.prints_verdicts(NOTEBOOK, "degradation", "degradation")
+    check.prints_verdicts(NOTEBOOK, "stems", "stems")
+    check.markdown_free_of(NOTEBOOK, ["the addition\nfails. You do not need", "thousands of times larger",
+                                      "within about one order of\nmagnitude", "which\n`course_lib.models` re-exports",
+                                      "one of them dominates the sum"])
+    check.outputs_stripped(NOTEBOOK)
+    check.figures_have_alt_text(NOTEBOOK)
