@@ -43,7 +43,9 @@ def test_the_verdict_follows_the_numbers_when_they_change():
     arms = results["arms"]
     arms["BN, lr 0.05"], arms["no BN, He-init head, lr 0.05"] = arms["no BN, He-init head, lr 0.05"], arms["BN, lr 0.05"]
     after = batchnorm.verdicts(results)[key]
-    assert after.diff == -before.diff and after.winner != before.winner or not before.separated
+    assert after.diff == -before.diff and after.separated == before.separated
+    if before.separated:
+        assert after.winner != before.winner
 
 
 def test_chapter_7_prints_the_computed_verdicts_and_types_none():
