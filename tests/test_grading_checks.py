@@ -1,5 +1,6 @@
-"""course_lib.grading on its own (no nbgrader): scoring, the reuse guard, the weight transplant, the
-feedback preprocessor, and every submission in tests/submissions scored by the checks directly."""
+"""course_lib.grading on its own (no nbgrader): scoring, the reuse guard, module evidence and the pairing of
+layers by role, the feedback preprocessor, and every submission in tests/submissions scored by the checks
+directly (as in the student's notebook) and through the evidence channel (as the class grader scores it)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 import torch
 from torch import nn
 
-from course_lib.grading import checks, transplant
+from course_lib.grading import checks, modules
 from course_lib.grading.feedback import PLACEHOLDER, HideHiddenTests
 from submissions import bank
 
@@ -122,7 +123,7 @@ def test_blocked_report_scores_zero(capsys):
     assert "course's own package" in capsys.readouterr().out
 
 
-# ------------------------------------------------------------------------------------------ transplant
+# ------------------------------------------------------------------------- module evidence and pairing
 
 
 class _Reordered(nn.Module):
@@ -143,23 +144,38 @@ def _plain(c):
                          nn.Conv2d(c, c, 3, padding=1, bias=False), nn.BatchNorm2d(c))
 
 
-def test_transplant_finds_the_pairing_by_function_not_order():
-    reference = transplant.randomize_(_plain(4), checks.generator(0))
-    x = [torch.randn(3, 4, 6, 6, generator=checks.generator(1))]
-    error, _, student, mapping = transplant.transplant(reference, _Reordered(4), x)
-    assert error < 1e-5 and len(mapping) == 4
-    assert all(float(conv.bias.detach().abs().sum()) == 0 for conv in student.convs.values())
+def _inputs():
+    return [torch.randn(3, 4, 6, 6, generator=checks.generator(1)), torch.randn(2, 4, 5, 5, generator=checks.generator(2))]
 
 
-def test_transplant_reports_a_different_function_and_missing_layers():
-    reference = transplant.randomize_(_plain(4), checks.generator(0))
-    x = [torch.randn(3, 4, 6, 6, generator=checks.generator(1))]
-    wrong = _plain(4)
-    wrong[2] = nn.Sigmoid()
-    assert transplant.transplant(reference, wrong, x)[0] > 1e-2
-    no_norm = nn.Sequential(nn.Conv2d(4, 4, 3, padding=1), nn.ReLU(), nn.Conv2d(4, 4, 3, padding=1))
-    error, _, _, mapping = transplant.transplant(reference, no_norm, x)
-    assert error == float("inf") and not mapping
+def test_pairing_follows_function_not_order_or_names():
+    x = _inputs()
+    ev = modules.module_evidence(_Reordered, (4,), x, seed=7)
+    match = modules.match_reference(ev, lambda: _plain(4), x, seed=7)
+    assert match is not None and len(match.pairing) == 4
+    assert modules.worst_error(ev, match.evidence) < 1e-5
+    # the student's biases were carried into the reference: same function, not zeroed
+    assert all(m.bias is not None for m in match.model if isinstance(m, nn.Conv2d))
+
+
+def test_a_different_function_or_missing_layers_do_not_match():
+    x = _inputs()
+    wrong = lambda: nn.Sequential(*[nn.Sigmoid() if isinstance(m, nn.ReLU) else m for m in _plain(4)])  # noqa: E731
+    ev = modules.module_evidence(wrong, (), x, seed=3)
+    match = modules.match_reference(ev, lambda: _plain(4), x, seed=3)
+    assert match is not None and modules.worst_error(ev, match.evidence) > 1e-2
+    no_norm = lambda: nn.Sequential(nn.Conv2d(4, 4, 3, padding=1), nn.ReLU(), nn.Conv2d(4, 4, 3, padding=1))  # noqa: E731
+    ev = modules.module_evidence(no_norm, (), x, seed=3)
+    assert modules.match_reference(ev, lambda: _plain(4), x, seed=3) is None
+
+
+def test_weights_come_from_the_seed_not_from_the_student():
+    x = _inputs()
+    first = modules.module_evidence(_Reordered, (4,), x, seed=1)
+    again = modules.module_evidence(_Reordered, (4,), x, seed=1)
+    other = modules.module_evidence(_Reordered, (4,), x, seed=2)
+    assert torch.equal(first["eval"][0], again["eval"][0])
+    assert not torch.allclose(first["eval"][0], other["eval"][0])
 
 
 # ------------------------------------------------------------------------------------------- feedback
@@ -218,3 +234,37 @@ def test_bank_submission_loses_exactly_the_expected_points(assignment, name, cap
     if submission.expect_lost == "everything":
         assert sum(scores.values()) == 0
     assert capfd.readouterr().err == ""
+
+
+def _scores_through_the_channel(submission: bank.Submission, salt: int) -> dict[str, float]:
+    """Score as the class grader does, minus the sandbox: record requests, answer them in the submission's
+    namespace through the wire format, replay the answers to the checks."""
+    from course_lib.grading import static, verdicts
+    from course_lib.grading.execute import is_test_cell
+    from course_lib.grading.sandboxed import channel, evidence
+
+    solution = bank.read(bank.ROOT / "solutions" / submission.assignment / f"{submission.assignment}.ipynb")
+    calls = [verdicts.parse_test_cell(c.source, c.metadata["nbgrader"]["grade_id"], c.metadata["nbgrader"]["points"])
+             for c in solution.cells if is_test_cell(c)]
+    answers = [(c.metadata["nbgrader"]["grade_id"],
+                submission.answers.get(c.metadata["nbgrader"]["grade_id"], bank.SOLUTION_MARKERS.sub("", c.source)))
+               for c in solution.cells if c.metadata.get("nbgrader", {}).get("solution")]
+    plan = verdicts.plan(calls, lambda name: static.names_used(name, answers), salt)
+    requests = channel.decode(channel.encode(plan.requests, evidence.tensor_to_array))
+    answers = evidence.answer(bank.namespace_for(submission), requests, seconds=30)
+    decoded = channel.decode(channel.encode(answers, evidence.tensor_to_array))
+    return {v.call.grade_id: v.score for v in verdicts.decide(plan, decoded)}
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_the_evidence_channel_scores_every_bank_submission_as_the_checks_do(assignment, capfd):
+    """Same scores in-process and through record/replay, for fresh salts: nothing depends on the inputs."""
+    for name in ["solution", *bank.names(assignment)]:
+        submission = (bank.Submission(assignment, name, {}, "nothing") if name == "solution"
+                      else bank.load(assignment, name))
+        if submission.expect_lost == "everything":
+            continue  # the reuse guard of the student's notebook; the class grader flags these statically
+        points = bank.test_points(bank.read(bank.ROOT / "solutions" / assignment / f"{assignment}.ipynb"))
+        scores = _scores_through_the_channel(submission, salt=12345 + len(name))
+        lost = {grade_id for grade_id, score in scores.items() if score < points[grade_id]}
+        assert lost == bank.expected_loss(submission, points), (name, scores)

@@ -25,6 +25,8 @@ def _cases(fn: Callable, report: Report, mode: str, cases, seed: int) -> None:
     g = generator(seed)
     for shape, size, padding, stride in cases:
         X = torch.randn(*shape, generator=g)
+        if padding and mode == "max":  # mostly negative values: padding with zeros instead of -inf shows
+            X = X - 3.0
         expected = _expected(X, size, mode, padding, stride)
         kwargs = {"mode": mode}
         if padding:
