@@ -4,6 +4,11 @@ The template (``sandboxed.server``) runs from a private copy of the ``sandboxed`
 its own namespaces; this side starts it, hands each job (the cells, the files beside the notebook and the
 evidence requests) to a fresh child through a pair of pipes, and reads back the cells' outputs and the
 evidence, which only ``channel.decode`` ever parses. After each job the slot is swept.
+
+Isolation fails closed: when a step cannot be set up (namespaces, own uid, hidden paths, limits, cgroups,
+protection of the template), ``Sandbox.start`` raises ``IsolationError`` naming the step and its fix, unless
+``unsafe`` is set, in which case the step is skipped and listed in ``Sandbox.skipped``. Per-job memory and
+process caps come from cgroups (``sandboxed.cgroups``: v2 where it offers memory and pids, else v1).
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import fcntl
 import json
 import os
 import pwd
+import secrets
 import shutil
 import socket
 import subprocess
@@ -23,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .sandboxed import isolation
+from .sandboxed import cgroups, isolation
 from .sandboxed.channel import read_frame, write_frame
 from .sandboxed.server import DEFAULT_PRELOAD
 
@@ -40,6 +46,37 @@ class SandboxError(RuntimeError):
 
 class LimitsError(SandboxError):
     """The limits asked for cannot work on this machine."""
+
+
+FIXES = {
+    "namespaces": "grade on Linux with util-linux's `unshare` (Debian: apt-get install util-linux); as a normal "
+                  "user, allow unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1 and "
+                  "user.max_user_namespaces > 0), or run the grader as root",
+    "own uid": "run the grader as root, so each job slot runs as a uid of its own (61000 and up, without an "
+               "account); free the slots other graders hold (/run/cnn-grader-slots)",
+    "hide paths": "the sandbox's mount namespace must allow tmpfs and bind mounts: run as root, or as a user "
+                  "allowed user namespaces (in a container: CAP_SYS_ADMIN or a user-namespace-enabled runtime)",
+    "limits": "the hard resource limits of the grading user (ulimit -H -d -u -t -f -n) must allow the caps: "
+              "raise them, or lower --memory-mb / --timeout",
+    "mount lock (nested user namespace)": "allow nested user namespaces (user.max_user_namespaces of at least "
+                                          "twice --jobs), or run the grader as root",
+    "cgroups": cgroups.FIX,
+    "template not traceable": "the kernel must honour prctl(PR_SET_DUMPABLE, 0) (Linux does)",
+    "template protection": "run the grader as root, so every submission runs as a uid other than the template's",
+    "signals": "a preloaded module installs signal handlers in the template: drop it from the preload list",
+    "own uid in child": "run the grader as root",
+    "probe": "the isolation probe failed unexpectedly: rerun; if it persists, report the message",
+}
+
+
+class IsolationError(SandboxError):
+    """An isolation step could not be set up, so nothing is graded (fail closed); says which step and the fix."""
+
+    def __init__(self, step: str, error: str) -> None:
+        self.step, self.error = step, error
+        fix = FIXES.get(step, FIXES["probe"])
+        super().__init__(f"refusing to grade: the sandbox's isolation step '{step}' failed ({error}). To fix: {fix}. "
+                         "Or pass --unsafe to grade without that step (the summary then says so).")
 
 
 def stage_sandboxed_package() -> str:
@@ -61,6 +98,7 @@ class Limits:
     cell_timeout: float | None = 30.0
     memory_mb: int = 3072
     threads: int = 1
+    max_processes: int = 256   # pids.max of the job's cgroup: processes and threads of the submission together
 
 
 @dataclass
@@ -73,6 +111,8 @@ class JobResult:
     seconds: float = 0.0
     exit_status: int | None = None
     evidence: dict | None = None     # the encoded answers to the evidence requests (decode with channel)
+    peak_memory_mb: float | None = None  # the job cgroup's peak (v1 memory.max_usage_in_bytes, v2 memory.peak)
+    notes: list[str] = field(default_factory=list)  # what the summary should say about how it ran (e.g. --unsafe)
 
     def to_dict(self) -> dict:
         return self.__dict__.copy()
@@ -107,6 +147,16 @@ def isolation_mode() -> str:
     return "full" if os.geteuid() == 0 else "namespaces"
 
 
+def template_env(stage: str, threads: int = 1) -> dict[str, str]:
+    """The template's whole environment, built from scratch: nothing of the instructor's session reaches it."""
+    return {
+        "PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
+        "PYTHONPATH": stage, "PYTHONNOUSERSITE": "1", "PYTHONDONTWRITEBYTECODE": "1", "HOME": stage,
+        "TMPDIR": "/tmp", "MPLCONFIGDIR": os.path.join(stage, ".mpl"),
+        **{name: str(threads) for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")},
+    }
+
+
 @dataclass
 class Sandbox:
     """One job slot: a warm template process and the means to run jobs in fresh children of it."""
@@ -116,33 +166,67 @@ class Sandbox:
     preload: tuple[str, ...] = DEFAULT_PRELOAD
     mode: str = field(default_factory=isolation_mode)
     uid: int | None = None
+    unsafe: bool = False             # skip the isolation steps that fail (listed in `skipped`) instead of refusing
+    threads: int = 1
     warnings: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    cgroup_version: int | None = None
+    _cgroups: list[str] = field(default_factory=list)
+    _last_sweep: dict = field(default_factory=dict)
     _proc: subprocess.Popen | None = None
     _sock: socket.socket | None = None
     _lock_handle: Any = None
     _stage: str | None = None
 
     def start(self) -> "Sandbox":
+        """Start the template with every isolation step, or raise IsolationError naming the one that failed."""
+        try:
+            return self._start()
+        except BaseException:
+            self.close()
+            raise
+
+    def _refuse_or_skip(self, step: str, error: str) -> None:
+        if not self.unsafe:
+            raise IsolationError(step, error)
+        self.skipped.append(f"{step}: {error}")
+
+    def _start(self) -> "Sandbox":
+        self.skipped = []
+        if self.mode == "none":
+            self._refuse_or_skip("namespaces", "no `unshare` on this system" if sys.platform.startswith("linux")
+                                 else f"isolation needs Linux, this is {sys.platform}")
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self._stage = stage_sandboxed_package()
         command = [sys.executable, "-m", "sandboxed.server", "--fd", str(theirs.fileno()),
                    "--preload", ",".join(self.preload)]
+        namespaces = [shutil.which("unshare") or "unshare", "--net", "--ipc", "--mount", "--propagation", "private",
+                      "--pid", "--fork", "--mount-proc"]
         if self.mode == "full":
-            slot, self._lock_handle = _claim_slot()
-            self.uid = UID_BASE + slot
-            command = ["unshare", "--net", "--mount", "--propagation", "private", "--pid", "--fork", "--mount-proc",
-                       *command, "--uid", str(self.uid)]
+            try:
+                slot, self._lock_handle = _claim_slot()
+                self.uid = UID_BASE + slot
+            except (SandboxError, OSError) as exc:
+                self._refuse_or_skip("own uid", str(exc))
+            command = [*namespaces, *command, "--isolated"] + (["--uid", str(self.uid)] if self.uid else [])
         elif self.mode == "namespaces":
-            command = ["unshare", "--user", "--map-root-user", "--net", "--mount", "--propagation", "private",
-                       "--pid", "--fork", "--mount-proc", *command, "--nest"]
+            command = [namespaces[0], "--user", "--map-root-user", *namespaces[1:], *command, "--nest", "--isolated"]
         if self.mode != "none":
             hide = [*isolation.DEFAULT_HIDDEN, *self.hide, str(COURSE_PACKAGE)]
             keep = [sys.prefix, *self.keep]
             command += [f"--hide={p}" for p in hide] + [f"--keep={p}" for p in keep]
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("PG", "DASK_"))}
-        env["PYTHONPATH"] = self._stage
+            try:
+                self._cgroups = cgroups.make_parent(f"cnn-grader-{os.getpid()}-{secrets.token_hex(4)}")
+                self.cgroup_version = cgroups.detect().version
+                command += [f"--cgroup={folder}" for folder in self._cgroups]
+            except cgroups.CgroupError as exc:
+                self._refuse_or_skip("cgroups", str(exc))
+        if self.unsafe:
+            command.append("--unsafe")
+        errors = open(os.path.join(self._stage, "template.err"), "w+b")
         self._proc = subprocess.Popen(command, pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL,
-                                      stdout=subprocess.DEVNULL, env=env, cwd="/")
+                                      stdout=subprocess.DEVNULL, stderr=errors,
+                                      env=template_env(self._stage, self.threads), cwd="/")
         theirs.close()
         self._sock = ours
         ours.settimeout(180)
@@ -150,12 +234,31 @@ class Sandbox:
             reply = json.loads(ours.recv(1 << 16) or b"{}")
         except (OSError, ValueError) as exc:
             raise SandboxError(f"sandbox did not start: {exc}") from exc
+        finally:
+            errors.seek(0)
+            stderr = errors.read()[-2000:].decode(errors="replace").strip()
+            errors.close()
+        if reply.get("step"):
+            raise IsolationError(reply["step"], reply.get("error", "?"))
         if not reply.get("ready"):
-            raise SandboxError(f"sandbox did not start (exit {self._proc.poll()})")
+            exit_status = self._proc.wait(timeout=30)
+            last = stderr.splitlines()[-1] if stderr else f"exit {exit_status}"
+            if self.mode != "none" and last.startswith("unshare"):
+                raise IsolationError("namespaces", last)
+            raise SandboxError(f"sandbox did not start: {last}")
         self.warnings = list(reply.get("warnings", []))
+        self.skipped += list(reply.get("skipped", []))
         self.template_data_mb = reply.get("vmdata_kb", 0) / 1024
         ours.settimeout(None)
         return self
+
+    def describe(self) -> str:
+        """How this sandbox isolates, for the summary: mode, cgroups, and what --unsafe left out."""
+        parts = [f"isolation: {self.mode}"]
+        parts.append(f"cgroup v{self.cgroup_version}" if self.cgroup_version and self._cgroups else "no cgroups")
+        if self.skipped:
+            parts.append("UNSAFE, graded without: " + "; ".join(self.skipped))
+        return ", ".join(parts)
 
     def check_limits(self, limits: Limits) -> None:
         """Refuse a memory limit below what the warm interpreter itself holds (every cell would fail)."""
@@ -174,15 +277,19 @@ class Sandbox:
         res_r, res_w = os.pipe()
         started = time.monotonic()
         request = {"cmd": "fork", "memory_bytes": memory, "threads": limits.threads,
-                   "cpu_seconds": int(limits.timeout * max(1, limits.threads)) + 10}
+                   "cpu_seconds": int(limits.timeout * max(1, limits.threads)) + 10,
+                   "max_pids": limits.max_processes}
         try:
             socket.send_fds(self._sock, [json.dumps(request).encode()], [job_r, res_w])
-            pid = json.loads(self._sock.recv(1 << 16))["pid"]
-        except (OSError, ValueError, KeyError) as exc:
+            reply = json.loads(self._sock.recv(1 << 16))
+        except (OSError, ValueError) as exc:
             raise SandboxError(f"sandbox stopped answering: {exc}") from exc
         finally:
             os.close(job_r)
             os.close(res_w)
+        if "pid" not in reply:
+            raise SandboxError(f"sandbox could not start the job: {reply.get('error', reply)}")
+        pid = reply["pid"]
         cells_out: list[dict | None] = [None] * len(cells)
         status, detail, evidence = "ok", "", None
         try:
@@ -230,14 +337,21 @@ class Sandbox:
         if status == "crashed":
             detail = (f"the notebook's process died (signal {-exit_status})" if exit_status and exit_status < 0
                       else f"the notebook's process stopped early (exit {exit_status})")
-        return JobResult(cells_out, status, detail, time.monotonic() - started, exit_status, evidence)
+        if self._last_sweep.get("oom_kills") and status in ("ok", "crashed"):
+            status, detail = "crashed", f"killed for using more than the {limits.memory_mb} MB memory limit (cgroup)"
+        notes = [f"graded with --unsafe, without: {'; '.join(self.skipped)}"] if self.skipped else []
+        return JobResult(cells_out, status, detail, time.monotonic() - started, exit_status, evidence,
+                         self._last_sweep.get("peak_memory_mb"), notes)
 
     def _sweep(self, pid: int) -> int | None:
+        """Have the template kill what is left of the job; keeps its report (peak memory, OOM kills)."""
+        self._last_sweep = {}
         try:
             socket.send_fds(self._sock, [json.dumps({"cmd": "sweep", "pid": pid}).encode()], [])
-            return json.loads(self._sock.recv(1 << 16)).get("status")
+            self._last_sweep = json.loads(self._sock.recv(1 << 16))
         except (OSError, ValueError) as exc:
             raise SandboxError(f"sandbox stopped answering: {exc}") from exc
+        return self._last_sweep.get("status")
 
     def close(self) -> None:
         if self._sock is not None:
@@ -250,6 +364,9 @@ class Sandbox:
                 self._proc.kill()
                 self._proc.wait()
             self._proc = None
+        if self._cgroups:
+            cgroups.remove_parent(self._cgroups)
+            self._cgroups = []
         if self._lock_handle is not None:
             self._lock_handle.close()
             self._lock_handle = None
@@ -262,7 +379,3 @@ class Sandbox:
 
     def __exit__(self, *exc) -> None:
         self.close()
-
-
-if __name__ == "__main__":
-    main()

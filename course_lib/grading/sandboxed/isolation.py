@@ -18,9 +18,13 @@ _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True
 
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT, MS_BIND, MS_REC = 1, 2, 4, 32, 4096, 16384
 PR_SET_NO_NEW_PRIVS = 38
+PR_GET_DUMPABLE, PR_SET_DUMPABLE = 3, 4
+PTRACE_SEIZE = 0x4206
 
 # World-writable or private places a submission must neither read nor use to leave things behind.
-DEFAULT_HIDDEN = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock", "/home", "/root", "/mnt", "/media", "/srv")
+# /sys/fs/cgroup too: the template keeps descriptors of its own cgroups, the submission sees none.
+DEFAULT_HIDDEN = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock", "/home", "/root", "/mnt", "/media", "/srv",
+                  "/sys/fs/cgroup")
 SCRATCH_DIRS = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock")
 
 
@@ -94,6 +98,28 @@ def drop_privileges(uid: int | None, gid: int | None) -> None:
         os.setgid(gid if gid is not None else uid)
         os.setuid(uid)
     _libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+
+
+def set_dumpable(dumpable: bool) -> None:
+    """Mark this process (un)dumpable: when not, no process without CAP_SYS_PTRACE in its user namespace can
+    ptrace it or read its /proc files (environ, mem, maps), the same uid included."""
+    _libc.prctl(PR_SET_DUMPABLE, int(dumpable), 0, 0, 0)
+    if _libc.prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != int(dumpable):
+        raise OSError(f"prctl(PR_SET_DUMPABLE, {int(dumpable)}) did not hold")
+
+
+def can_trace(pid: int) -> bool:
+    """Whether this process may attach to `pid` with ptrace (the attachment ends when this process exits)."""
+    return _libc.ptrace(PTRACE_SEIZE, pid, None, None) == 0
+
+
+def caught_signals() -> set[int]:
+    """The signals this process has handlers for, as the kernel sees them (SigCgt in /proc/self/status)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("SigCgt:"):
+            mask = int(line.split()[1], 16)
+            return {n + 1 for n in range(64) if mask >> n & 1}
+    return set()
 
 
 def lock_mounts() -> None:

@@ -24,7 +24,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import channel, evidence, isolation
+from . import cgroups, channel, evidence, isolation
 from .cellrunner import run_cells
 from .channel import read_frame, write_frame
 
@@ -33,26 +33,51 @@ DEFAULT_PRELOAD = ("numpy", "torch", "torch.nn", "torch.nn.functional", "torchvi
 MAX_JOB = 128 << 20
 
 
+class StepFailed(Exception):
+    """An isolation step could not be set up: `step` names it for the instructor's error message."""
+
+    def __init__(self, step: str, error: str) -> None:
+        super().__init__(f"{step}: {error}")
+        self.step, self.error = step, error
+
+
+def _step(name: str, action, *args):
+    try:
+        return action(*args)
+    except (OSError, ValueError) as exc:
+        raise StepFailed(name, str(exc)) from None
+
+
+def _isolate(opts: dict) -> None:
+    """The child's own isolation, in order: new session, no inherited descriptors, limits, locked mounts,
+    own uid. Raises StepFailed naming the step that could not be done."""
+    os.setsid()
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
+    keep = {*opts.get("keep_fds", ()), 0, 1, 2}
+    for fd in range(3, 4096):  # the template's control socket and cgroup folders must not reach student code
+        if fd not in keep:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # the template has none: it is its namespace's init
+    uid = opts.get("uid")
+    _step("limits", isolation.apply_limits, opts.get("memory_bytes"), opts.get("cpu_seconds"),
+          256 << 20, 512 if uid is not None else None)
+    if opts.get("nest"):
+        _step("mount lock (nested user namespace)", isolation.lock_mounts)
+    _step("own uid", isolation.drop_privileges, uid, uid)
+    if uid is not None and (os.getuid(), os.geteuid(), os.getgid()) != (uid, uid, uid):
+        raise StepFailed("own uid", f"still running as uid {os.getuid()}, gid {os.getgid()}")
+
+
 def _child(job_fd: int, result_fd: int, opts: dict) -> None:
     """In the forked child: isolate, read the job, run it, report. Never returns."""
     try:
-        os.setsid()
-        devnull = os.open(os.devnull, os.O_RDWR)
-        for fd in (0, 1, 2):
-            os.dup2(devnull, fd)
-        keep = {job_fd, result_fd, 0, 1, 2}
-        for fd in range(3, 4096):  # the template's control socket must not reach student code
-            if fd not in keep:
-                try:
-                    os.close(fd)
-                except OSError:
-                    pass
+        _isolate({**opts, "keep_fds": (job_fd, result_fd)})
         uid = opts.get("uid")
-        isolation.apply_limits(opts.get("memory_bytes"), opts.get("cpu_seconds"),
-                               max_processes=512 if uid is not None else None)
-        if opts.get("nest"):
-            isolation.lock_mounts()
-        isolation.drop_privileges(uid, uid)
         job = read_frame(job_fd, time.monotonic() + 60, limit=MAX_JOB)
         os.close(job_fd)
         if job is None:
@@ -107,8 +132,11 @@ def _reap_orphans() -> None:
                 return
 
 
-def _serve(sock: socket.socket, uid: int | None, private_scratch: bool, nest: bool) -> None:
+def _serve(sock: socket.socket, uid: int | None, private_scratch: bool, nest: bool,
+           cgroup_fds: dict[str, int]) -> None:
     """Answer the trusted side: 'fork' (with two pipe ends attached) and 'sweep'."""
+    jobs: dict[int, cgroups.JobCgroup] = {}
+    serial = 0
     while True:
         try:
             msg, fds, _flags, _addr = socket.recv_fds(sock, 1 << 16, 4)
@@ -119,13 +147,34 @@ def _serve(sock: socket.socket, uid: int | None, private_scratch: bool, nest: bo
         request = json.loads(msg)
         if request["cmd"] == "fork":
             job_fd, result_fd = fds
+            serial += 1
+            group = None
+            if cgroup_fds:  # made and limited before the fork, entered before the job (and its code) arrives
+                try:
+                    group = cgroups.JobCgroup(cgroup_fds, f"job-{serial}", request.get("memory_bytes"),
+                                              request.get("max_pids"))
+                except OSError as exc:
+                    os.close(job_fd)
+                    os.close(result_fd)
+                    sock.sendall(json.dumps({"error": f"cgroup for the job: {exc}"}).encode())
+                    continue
             pid = os.fork()
             if pid == 0:
                 sock.close()
                 _child(job_fd, result_fd, {**request, "uid": uid, "nest": nest})
             os.close(job_fd)
             os.close(result_fd)
-            sock.sendall(json.dumps({"pid": pid}).encode())
+            reply: dict = {"pid": pid}
+            if group is not None:
+                try:
+                    group.add(pid)
+                    jobs[pid] = group
+                except OSError as exc:
+                    os.kill(pid, signal.SIGKILL)
+                    os.waitpid(pid, 0)
+                    group.remove()
+                    reply = {"error": f"moving the job into its cgroup: {exc}"}
+            sock.sendall(json.dumps(reply).encode())
         elif request["cmd"] == "sweep":
             for fd in fds:
                 os.close(fd)
@@ -142,6 +191,9 @@ def _serve(sock: socket.socket, uid: int | None, private_scratch: bool, nest: bo
                     status = -os.WTERMSIG(raw) if os.WIFSIGNALED(raw) else os.WEXITSTATUS(raw)
                 except ChildProcessError:
                     pass
+            group = jobs.pop(pid, None) if pid else None
+            if group is not None:
+                group.kill_all()
             if os.getpid() == 1:  # init of our own pid namespace: everything else in it is the submission's
                 try:
                     os.kill(-1, signal.SIGKILL)
@@ -152,7 +204,100 @@ def _serve(sock: socket.socket, uid: int | None, private_scratch: bool, nest: bo
             _reap_orphans()
             if private_scratch:  # only ever inside our own tmpfs mounts, never the machine's /tmp
                 isolation.clean_scratch(uid)
-            sock.sendall(json.dumps({"status": status}).encode())
+            reply = {"status": status}
+            if group is not None:
+                peak = group.peak_memory_bytes()
+                reply.update(peak_memory_mb=None if peak is None else round(peak / 2**20, 1),
+                             oom_kills=group.oom_kills())
+                group.remove()
+            sock.sendall(json.dumps(reply).encode())
+
+
+def _no_signal_handlers() -> None:
+    """Leave no signal caught: the kernel then drops every signal sent to its namespace's init from inside."""
+    for number in range(1, signal.NSIG):
+        if number in (signal.SIGKILL, signal.SIGSTOP):
+            continue
+        try:
+            if signal.getsignal(number) not in (signal.SIG_DFL, signal.SIG_IGN):
+                signal.signal(number, signal.SIG_DFL)
+        except (OSError, ValueError):  # glibc's own (32, 33) cannot be touched: it ignores foreign senders
+            pass
+    caught = isolation.caught_signals() - {32, 33}
+    if caught:
+        raise OSError(f"signals {sorted(caught)} still have handlers in the template")
+
+
+def _probe(uid: int | None, nest: bool, cgroup_fds: dict[str, int], isolated: bool) -> None:
+    """Fork one child through every isolation step a job's child takes, and check from inside it that it
+    cannot trace or read the template. Raises StepFailed with the first step that does not hold."""
+    group = cgroups.JobCgroup(cgroup_fds, "probe", 1 << 30, 64) if cgroup_fds else None
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(read_end)
+        verdict: dict = {"ok": True}
+        try:
+            _isolate({"uid": uid, "nest": nest, "memory_bytes": 1 << 40, "cpu_seconds": 60,
+                      "keep_fds": (write_end,)})
+            template = os.getppid()
+            if isolated and isolation.can_trace(template):
+                raise StepFailed("template protection", "a child can ptrace the template")
+            try:
+                if isolated:
+                    Path(f"/proc/{template}/environ").read_bytes()
+                    raise StepFailed("template protection", "a child can read the template's environment")
+            except PermissionError:
+                pass
+        except StepFailed as exc:
+            verdict = {"step": exc.step, "error": exc.error}
+        except BaseException as exc:  # noqa: BLE001
+            verdict = {"step": "probe", "error": repr(exc)}
+        os.write(write_end, json.dumps(verdict).encode())
+        os._exit(0)
+    os.close(write_end)
+    try:
+        if group is not None:
+            try:
+                group.add(pid)
+            except OSError as exc:
+                os.kill(pid, signal.SIGKILL)
+                raise StepFailed("cgroups", f"moving a child into its cgroup: {exc}") from None
+        with os.fdopen(read_end, "rb") as pipe:
+            answer = pipe.read()
+        os.waitpid(pid, 0)
+    finally:
+        if group is not None:
+            group.kill_all()
+            group.remove()
+    verdict = json.loads(answer or b'{"step": "probe", "error": "the probe child died"}')
+    if not verdict.get("ok"):
+        raise StepFailed(verdict["step"], verdict["error"])
+
+
+def _setup(args: argparse.Namespace, skipped: list[str]) -> tuple[list[str], dict[str, int], bool]:
+    """The template's isolation steps, each failing closed (StepFailed) unless --unsafe lets it be skipped."""
+    def attempt(step: str, action, *a):
+        try:
+            return _step(step, action, *a)
+        except StepFailed as exc:
+            if not args.unsafe:
+                raise
+            skipped.append(str(exc))
+            return None
+
+    attempt("template not traceable", isolation.set_dumpable, False)
+    cgroup_fds: dict[str, int] = {}
+    for folder in args.cgroup:  # opened now: /sys/fs/cgroup is covered below
+        fd = attempt("cgroups", os.open, folder, os.O_RDONLY | os.O_DIRECTORY)
+        if fd is not None:
+            cgroup_fds[cgroups.controller_of(folder)] = fd
+    hidden: list[str] = []
+    if args.hide:
+        hidden = attempt("hide paths", isolation.hide_paths, args.hide, args.keep) or []
+    if args.isolated:
+        attempt("signals", _no_signal_handlers)
+    return hidden, cgroup_fds, args.nest
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -161,17 +306,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--uid", type=int, default=None)
     parser.add_argument("--hide", action="append", default=[])
     parser.add_argument("--keep", action="append", default=[])
+    parser.add_argument("--cgroup", action="append", default=[], help="parent cgroup folder (one per v1 controller)")
     parser.add_argument("--preload", default=",".join(DEFAULT_PRELOAD))
     parser.add_argument("--nest", action="store_true", help="lock the mounts in a nested user namespace per child")
+    parser.add_argument("--isolated", action="store_true", help="started in its own namespaces (as their init)")
+    parser.add_argument("--unsafe", action="store_true", help="skip the isolation steps that fail, and say so")
     args = parser.parse_args(argv)
     sock = socket.socket(fileno=args.fd)
-    hidden: list[str] = []
+    skipped: list[str] = []
     warnings: list[str] = []
-    if args.hide:
-        try:
-            hidden = isolation.hide_paths(args.hide, args.keep)
-        except OSError as exc:
-            warnings.append(f"could not hide paths: {exc}")
+    try:
+        hidden, cgroup_fds, nest = _setup(args, skipped)
+    except StepFailed as exc:
+        sock.sendall(json.dumps({"ready": False, "step": exc.step, "error": exc.error}).encode())
+        return
     os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
     os.environ.setdefault("MPLCONFIGDIR", "/tmp/.mpl-template")
     for name in filter(None, args.preload.split(",")):
@@ -179,11 +327,26 @@ def main(argv: list[str] | None = None) -> None:
             importlib.import_module(name)
         except Exception as exc:  # noqa: BLE001 - a missing optional module only costs speed
             warnings.append(f"preload {name}: {exc}")
+    if args.isolated:  # a preloaded library may have set handlers of its own
+        try:
+            _no_signal_handlers()
+        except OSError as exc:
+            if not args.unsafe:
+                sock.sendall(json.dumps({"ready": False, "step": "signals", "error": str(exc)}).encode())
+                return
+            skipped.append(f"signals: {exc}")
     if args.uid is not None:
         isolation.kill_all_of_uid(args.uid)
-    sock.sendall(json.dumps({"ready": True, "hidden": hidden, "warnings": warnings,
+    try:
+        _probe(args.uid, nest, cgroup_fds, args.isolated)
+    except StepFailed as exc:
+        if not args.unsafe:
+            sock.sendall(json.dumps({"ready": False, "step": exc.step, "error": exc.error}).encode())
+            return
+        skipped.append(str(exc))
+    sock.sendall(json.dumps({"ready": True, "hidden": hidden, "warnings": warnings, "skipped": skipped,
                              "vmdata_kb": isolation.data_memory_kb()}).encode())
-    _serve(sock, args.uid, private_scratch="/tmp" in hidden, nest=args.nest and bool(hidden))
+    _serve(sock, args.uid, private_scratch="/tmp" in hidden, nest=nest, cgroup_fds=cgroup_fds)
 
 
 if __name__ == "__main__":
