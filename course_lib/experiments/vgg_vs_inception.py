@@ -1,0 +1,132 @@
+"""A reduced VGG-11 against a small GoogLeNet on the same data, with the same training budget, over seeds.
+
+Both nets read Fashion-MNIST resized to 32×32 (one grey channel), train with Adam (lr 1e-3) on the same
+class-balanced subset for the same number of epochs and batches, and are tested on the same images.
+``run(scale)`` returns per-seed test accuracies, per-epoch curves, wall times, and each net's parameters
+and multiply-adds; ``verdict`` writes the chapter's sentence from them, ``cost_sentence`` the size and
+compute comparison. Chapter 5 trains the VGG arm live, chapter 6 both arms.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+from course_lib.data import dataset_source, get_loaders
+from course_lib.experiments import stats
+from course_lib.models.small import reduced_vgg11, small_googlenet
+from course_lib.settings import full_mode
+from course_lib.summary import summarize
+from course_lib.train import Trainer
+
+ARCHS: dict[str, Callable[[], nn.Module]] = {"VGG": reduced_vgg11, "GoogLeNet": small_googlenet}
+ARCH_LABELS = {"VGG": "the reduced VGG-11", "GoogLeNet": "the small GoogLeNet"}
+SETTINGS = {
+    # images per split, epochs, batch size, seeds
+    "fast": {"train": 2048, "test": 1000, "epochs": 2, "batch_size": 64, "seeds": [0, 1, 2]},
+    "medium": {"train": 8192, "test": 2000, "epochs": 3, "batch_size": 64, "seeds": [0, 1, 2]},
+    "full": {"train": None, "test": None, "epochs": 15, "batch_size": 128, "seeds": [0, 1, 2, 3, 4]},
+}
+IMAGE_SIZE = 32
+
+
+def scale_for_chapter() -> str:
+    """The scale a chapter runs live: full under COURSE_FULL=1, else fast."""
+    return "full" if full_mode() else "fast"
+
+
+def loaders(scale: str) -> tuple[Any, Any]:
+    """The shared train and test loaders of ``scale``: Fashion-MNIST at 32×32, one channel, subsets fixed by seed 0."""
+    s = SETTINGS[scale]
+    return get_loaders("fashion_mnist", batch_size=s["batch_size"], resize=IMAGE_SIZE, train_subset=s["train"],
+                       test_subset=s["test"], seed=0, device="auto" if scale == "full" else "cpu")
+
+
+def describe(scale: str, train: Any, test: Any) -> str:
+    """'2 epochs on 2,048 Fashion-MNIST training images at 32×32 (...), tested on 1,000' for the page."""
+    s = SETTINGS[scale]
+    return (f"{s['epochs']} epochs (batches of {s['batch_size']}, Adam lr 1e-3) on {train.num_samples:,} "
+            f"Fashion-MNIST training images resized to {IMAGE_SIZE}×{IMAGE_SIZE}, tested on {test.num_samples:,} "
+            f"({dataset_source('fashion_mnist')})")
+
+
+def cost(arch: str) -> dict[str, int]:
+    """Parameters and multiply-adds of one 1×32×32 image."""
+    model = ARCHS[arch]()
+    info = summarize(model, (1, 1, IMAGE_SIZE, IMAGE_SIZE))
+    return {"params": sum(p.numel() for p in model.parameters()), "macs": int(info.total_mult_adds)}
+
+
+def train_one(arch: str, seed: int, scale: str, data: tuple[Any, Any]) -> dict[str, Any]:
+    """Train ``arch`` from ``seed`` at ``scale`` on ``data``; test accuracy per epoch (percent) and seconds."""
+    torch.manual_seed(seed)
+    model = ARCHS[arch]()
+    trainer = Trainer(model, optimizer="adam", lr=1e-3, seed=seed, progress=False,
+                      device="auto" if scale == "full" else "cpu")
+    started = time.perf_counter()
+    history = trainer.fit(data[0], data[1], epochs=SETTINGS[scale]["epochs"])
+    return {
+        "seed": seed,
+        "test_acc": [round(100 * a, 2) for a in history.test_acc],
+        "train_loss": [round(v, 4) for v in history.train_loss],
+        "final_test_acc": round(100 * history.test_acc[-1], 2),
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+
+
+def run(scale: str, archs: Sequence[str] = tuple(ARCHS)) -> dict[str, Any]:
+    """Every arch over every seed at ``scale``, on one shared pair of loaders."""
+    if scale not in SETTINGS:
+        raise ValueError(f"scale must be one of {sorted(SETTINGS)}, got {scale!r}")
+    unknown = [a for a in archs if a not in ARCHS]
+    if unknown:
+        raise ValueError(f"unknown architectures {unknown}; choose from {list(ARCHS)}")
+    data = loaders(scale)
+    setting = SETTINGS[scale]
+    return {
+        "data": describe(scale, *data),
+        "epochs": setting["epochs"],
+        "batch_size": setting["batch_size"],
+        "seeds": setting["seeds"],
+        "cost": {arch: cost(arch) for arch in archs},
+        "runs": {arch: [train_one(arch, seed, scale, data) for seed in setting["seeds"]] for arch in archs},
+    }
+
+
+# --------------------------------------------------------------------------------------------------
+# Verdicts: the chapters' sentences, computed from the numbers
+# --------------------------------------------------------------------------------------------------
+
+
+def finals(results: dict[str, Any], arch: str) -> list[float]:
+    """Final test accuracy (percent) of ``arch`` per seed."""
+    return [r["final_test_acc"] for r in results["runs"][arch]]
+
+
+def verdict(results: dict[str, Any]) -> str:
+    """Which net ends with the higher test accuracy, or that the gap is within seed noise."""
+    comparison = stats.compare(ARCH_LABELS["GoogLeNet"], finals(results, "GoogLeNet"),
+                               ARCH_LABELS["VGG"], finals(results, "VGG"))
+    text = comparison.sentence(metric="test accuracy", unit=" points")
+    return text[0].upper() + text[1:]
+
+
+def cost_sentence(results: dict[str, Any]) -> str:
+    """Parameters, multiply-adds and measured seconds per run of the two nets, as ratios."""
+    vgg, inc = results["cost"]["VGG"], results["cost"]["GoogLeNet"]
+    t_vgg, _ = stats.mean_sd([r["seconds"] for r in results["runs"]["VGG"]])
+    t_inc, _ = stats.mean_sd([r["seconds"] for r in results["runs"]["GoogLeNet"]])
+    params = vgg["params"] / inc["params"]
+    macs = inc["macs"] / vgg["macs"]
+    macs_words = (f"{1 - macs:.0%} fewer multiply-adds per image" if macs < 1
+                  else f"{macs:.1f} times the multiply-adds per image")
+    slower = t_inc / t_vgg
+    time_words = (f"took {slower:.1f} times as long per run here" if slower >= 1
+                  else f"took {1 / slower:.1f} times less time per run here")
+    return (f"The small GoogLeNet has {params:.0f} times fewer parameters ({inc['params']:,} against "
+            f"{vgg['params']:,}), does {macs_words} ({inc['macs'] / 1e6:.1f} M against "
+            f"{vgg['macs'] / 1e6:.1f} M), and {time_words} ({t_inc:.0f} s against {t_vgg:.0f} s).")
