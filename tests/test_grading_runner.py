@@ -86,7 +86,9 @@ def test_hostile_submission_cannot_touch_gradebook_solutions_or_others(course: P
     listener.close()
 
     assert result.returncode == 0, result.stdout + result.stderr
-    assert scores(course) == {"zoe": 5.0, "alice": 5.0, "mallory": 5.0}
+    # mallory's square is right, but her cell reaches for the system: flagged, scored 0 pending review
+    assert scores(course) == {"zoe": 5.0, "alice": 5.0, "mallory": 0.0}
+    assert "system-access" in summary_line(result.stdout, "mallory", "flag")
     assert {name: tree_hash(course / name) for name in before} == before
     assert (course / "autograded" / "zoe" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").read_bytes() == zoe_notebook
     mallory = (course / "autograded" / "mallory" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").read_text()
