@@ -16,6 +16,8 @@ export PYTHONDONTWRITEBYTECODE := 1
 # was measured about 10x slower, and the test run already uses one process per core.
 export OMP_NUM_THREADS ?= 1
 DATA_STAMP := $(VENV)/.data-checked
+# axe-core for the accessibility check of the built book (npm, pinned in package-lock.json).
+AXE := node_modules/axe-core/axe.min.js
 
 .PHONY: help setup book test clean
 
@@ -41,11 +43,17 @@ $(DATA_STAMP): scripts/setup_data.sh | $(STAMP)
 	@scripts/setup_data.sh $(BIN)/python
 	@touch $@
 
-setup: $(STAMP) $(SYSTEM_STAMP) $(DATA_STAMP)
+$(AXE): package.json package-lock.json | $(SYSTEM_STAMP)
+	@if command -v npm >/dev/null 2>&1; then \
+	  npm ci --no-audit --no-fund --loglevel=error && touch $@; \
+	else echo "setup: npm not found, so axe-core is missing and the accessibility tests are skipped"; fi
+
+setup: $(STAMP) $(SYSTEM_STAMP) $(DATA_STAMP) $(AXE)
 
 book: setup
 	@start=$$(date +%s); \
 	$(BIN)/jupyter-book build . -W -n --keep-going --builder html; status=$$?; \
+	$(BIN)/python book/_ext/execution_times.py _build/.jupyter_cache; \
 	echo "book: built in $$(( $$(date +%s) - start )) s (exit $$status); open _build/html/index.html"; \
 	exit $$status
 

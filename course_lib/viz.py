@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
 from torch import nn
 
 __all__ = [
@@ -456,17 +457,27 @@ def plot_labelled_scatter(
     areas = [float(sizes[name]) if sizes else 40.0 for name in names]
     fig, axes = _new_figure(1, 1, figsize)
     ax = axes[0, 0]
-    ax.scatter(xs, ys, s=areas, alpha=0.55, color="tab:blue", edgecolor="#1a4d80", zorder=2)
+    markers = ax.scatter(xs, ys, s=areas, alpha=0.55, color="tab:blue", edgecolor="#1a4d80", zorder=2)
     if log_x:
         ax.set_xscale("log")
+        ax.xaxis.set_major_formatter(FuncFormatter(_plain_log_tick))
+        ax.xaxis.set_minor_formatter(FuncFormatter(_plain_log_tick))
     _label(ax, title, xlabel, ylabel)
     ax.grid(alpha=0.3, which="both")
     ax.margins(x=0.12, y=0.12)  # room for the labels at the edges
     texts = [ax.text(x, y, name, fontsize=TICK_SIZE, zorder=3) for name, x, y in zip(names, xs, ys)]
     fig.draw_without_rendering()  # the final layout first: adjustText works in display coordinates
-    adjust_text(texts, x=xs, y=ys, ax=ax, expand=(1.15, 1.4), ensure_inside_axes=True,
+    adjust_text(texts, x=xs, y=ys, objects=markers, ax=ax, expand=(1.15, 1.4), ensure_inside_axes=True,
                 arrowprops={"arrowstyle": "-", "color": "0.45", "lw": 0.7})
     return fig
+
+
+def _plain_log_tick(value: float, _position: Any = None) -> str:
+    """Tick label on a log axis: 1, 2 and 5 times a power of ten as plain numbers (0.5, 2, 20), others blank."""
+    if value <= 0:
+        return ""
+    mantissa = value / 10 ** math.floor(math.log10(value))
+    return f"{value:g}" if min(abs(mantissa - m) for m in (1, 2, 5)) < 1e-6 else ""
 
 
 def _texts(fig: Figure) -> list[Any]:

@@ -327,6 +327,11 @@ def test_labelled_scatter_keeps_labels_apart_and_readable(accuracy_vs_compute) -
     np.testing.assert_allclose(offsets, list(accuracy_vs_compute.values()))
     np.testing.assert_allclose(ax.collections[0].get_sizes(), list(sizes.values()))
     assert viz.overlapping_labels(fig) == []
+    shown = [t for t in ax.get_xticklabels(minor=True) + ax.get_xticklabels() if t.get_text()]
+    spans = sorted((t.get_window_extent().x0, t.get_window_extent().x1) for t in shown
+                   if ax.get_xlim()[0] <= t.get_position()[0] <= ax.get_xlim()[1])
+    assert len(spans) >= 3, spans
+    assert all(right < next_left for (_, right), (next_left, _) in zip(spans, spans[1:])), "x tick labels overlap"
     axes_box = ax.get_window_extent()
     assert all(axes_box.contains(*text.get_window_extent().get_points().mean(axis=0)) for text in ax.texts)
     # At the book's text width (the inline backend saves at 100 dpi in chapter 11) text stays >= 10 px.
