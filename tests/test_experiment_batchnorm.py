@@ -24,8 +24,11 @@ def test_stored_batchnorm_results_agree_with_the_sentences():
     comparisons, sentences = batchnorm.verdicts(results), batchnorm.verdict_sentences(results)
     fair = "no BN, He-init head"
     expected = {
-        "faster: after one epoch at lr 0.05": (_acc(results, "BN", 0.05, 0), _acc(results, fair, 0.05, 0)),
-        "head init: no BN at lr 0.05": (_acc(results, fair, 0.05), _acc(results, "no BN", 0.05)),
+        "BN vs no BN, after one epoch at lr 0.05": (_acc(results, "BN", 0.05, 0), _acc(results, "no BN", 0.05, 0)),
+        "head initialization alone (no BN), after one epoch at lr 0.05": (_acc(results, fair, 0.05, 0),
+                                                                           _acc(results, "no BN", 0.05, 0)),
+        "BN vs a well-initialized net without BN, after one epoch at lr 0.05": (_acc(results, "BN", 0.05, 0),
+                                                                                 _acc(results, fair, 0.05, 0)),
         "larger rates: final at lr 0.25": (_acc(results, "BN", 0.25), _acc(results, fair, 0.25)),
         "overfitting: train-validation gap at lr 0.05": (_gap(results, "BN", 0.05), _gap(results, fair, 0.05)),
     }
@@ -38,7 +41,7 @@ def test_stored_batchnorm_results_agree_with_the_sentences():
 
 def test_the_verdict_follows_the_numbers_when_they_change():
     results = copy.deepcopy(check.complete("batchnorm"))
-    key = "faster: after one epoch at lr 0.05"
+    key = "BN vs a well-initialized net without BN, after one epoch at lr 0.05"
     before = batchnorm.verdicts(results)[key]
     arms = results["arms"]
     arms["BN, lr 0.05"], arms["no BN, He-init head, lr 0.05"] = arms["no BN, He-init head, lr 0.05"], arms["BN, lr 0.05"]

@@ -20,7 +20,7 @@ from course_lib.train import constant, cosine, linear_decay
 SETTINGS = {
     "fast": dict(width=8, train=1_000, val=1_000, test=1_000, epochs=2, batch=64, lr=0.05, seeds=(0, 1, 2),
                  arms=("baseline", "no augmentation", "Adam", "no BatchNorm")),
-    "medium": dict(width=8, train=3_000, val=2_000, test=2_000, epochs=4, batch=64, lr=0.05, seeds=(0, 1, 2),
+    "medium": dict(width=8, train=2_000, val=1_000, test=2_000, epochs=3, batch=64, lr=0.05, seeds=(0, 1, 2),
                    arms=None),
     "full": dict(width=64, train=None, val=5_000, test=None, epochs=30, batch=128, lr=0.1, seeds=(0, 1, 2),
                  arms=None),

@@ -18,8 +18,8 @@ from course_lib.experiments._training import column, run_arm
 from course_lib.experiments.batchnorm import small_vgg
 
 SETTINGS = {
-    "fast": dict(train=3_000, val=1_000, epochs=2, seeds=(0, 1, 2)),
-    "medium": dict(train=8_000, val=2_000, epochs=4, seeds=(0, 1, 2)),
+    "fast": dict(train=2_000, val=1_000, epochs=2, seeds=(0, 1, 2)),
+    "medium": dict(train=6_000, val=2_000, epochs=3, seeds=(0, 1, 2)),
     "full": dict(train=None, val=5_000, epochs=15, seeds=(0, 1, 2, 3, 4)),
 }
 ARMS = ("none: pixels in [0, 1]", "Normalize(0.5, 0.5): [-1, 1]", "Normalize(mean, std)")

@@ -16,7 +16,7 @@ from course_lib.models.variants import STEMS, resnet18_stem
 
 SETTINGS = {
     "fast": dict(width=8, train=1_500, val=1_000, epochs=2, seeds=(0, 1, 2)),
-    "medium": dict(width=8, train=4_000, val=2_000, epochs=4, seeds=(0, 1, 2)),
+    "medium": dict(width=8, train=3_000, val=1_000, epochs=3, seeds=(0, 1, 2)),
     "full": dict(width=64, train=None, val=5_000, epochs=30, seeds=(0, 1, 2)),
 }
 LABELS = {
