@@ -4,7 +4,8 @@ A hand-in is flagged for review when its code reaches the course's own package, 
 time (``exec``, ``eval``, ``compile``, ``__import__``, ``importlib``, ``getattr``/``setattr`` on modules),
 touches IPython's machinery (``get_ipython``, input transformers, traceback display, frames) or the
 interpreter's (``sys.modules``, ``builtins``, ``gc``, ``ctypes``, monkeypatching a library's attributes),
-or the operating system (processes, signals, sockets). Each flag says why and where; the assignments say
+or the operating system (processes, signals, sockets). ``import sys`` alone is fine (printing to
+``sys.stderr``); its interpreter hooks are not. Each flag says why and where; the assignments say
 what a flag costs (every test cell of the notebook scores 0 until an instructor has looked).
 """
 
@@ -24,14 +25,15 @@ IPYTHON_ATTRIBUTES = {"input_transformers_post", "input_transformers_cleanup", "
                       "InteractiveTB", "SyntaxTB", "excepthook", "register_magic_function"}
 INTERPRETER_ATTRIBUTES = {"_getframe", "f_back", "f_globals", "f_locals", "f_builtins", "__globals__", "__code__",
                           "__closure__", "__subclasses__", "__builtins__", "__dict__", "__loader__", "__spec__",
-                          "modules", "meta_path", "path_hooks", "settrace", "setprofile", "addaudithook",
-                          "displayhook", "stdout", "stderr", "__class__", "__bases__", "__mro__", "__import__"}
+                          "meta_path", "path_hooks", "settrace", "setprofile", "addaudithook", "__bases__",
+                          "__mro__", "__import__"}
+SYS_ATTRIBUTES = {"modules", "displayhook", "excepthook", "_getframe", "settrace", "setprofile"}
 FORBIDDEN_MODULES = {
     "importlib": "dynamic-code", "imp": "dynamic-code", "runpy": "dynamic-code", "pkgutil": "dynamic-code",
     "types": "dynamic-code", "IPython": "ipython-machinery", "ipykernel": "ipython-machinery",
     "builtins": "runtime-tampering", "gc": "runtime-tampering", "ctypes": "runtime-tampering",
     "inspect": "runtime-tampering", "traceback": "runtime-tampering", "unittest": "runtime-tampering",
-    "sys": "runtime-tampering", "atexit": "runtime-tampering", "marshal": "runtime-tampering",
+    "atexit": "runtime-tampering", "marshal": "runtime-tampering",
     "pickle": "runtime-tampering", "dill": "runtime-tampering", "cloudpickle": "runtime-tampering",
     "os": "system-access", "subprocess": "system-access", "signal": "system-access", "socket": "system-access",
     "shutil": "system-access", "multiprocessing": "system-access", "threading": "system-access",
@@ -118,8 +120,10 @@ class _Reader(ast.NodeVisitor):
         module = node.module or ""
         self._import(module, node)
         for alias in node.names:
-            self._import(f"{module}.{alias.name}", node) if module.split(".")[0] not in FORBIDDEN_MODULES and \
-                module.split(".")[0] != COURSE else None
+            if module.split(".")[0] not in FORBIDDEN_MODULES and module.split(".")[0] != COURSE:
+                self._import(f"{module}.{alias.name}", node)
+            if alias.name in INTERPRETER_ATTRIBUTES | IPYTHON_ATTRIBUTES | SYS_ATTRIBUTES:
+                self.flag("runtime-tampering", f"imports {alias.name} from {module}", node)
             self.modules.add(alias.asname or alias.name)
 
     def visit_Name(self, node: ast.Name) -> None:
@@ -138,9 +142,7 @@ class _Reader(ast.NodeVisitor):
     def visit_Attribute(self, node: ast.Attribute) -> None:
         if node.attr in IPYTHON_ATTRIBUTES:
             self.flag("ipython-machinery", f"touches .{node.attr}", node)
-        elif node.attr in INTERPRETER_ATTRIBUTES and not (node.attr in ("modules", "stdout", "stderr", "__class__",
-                                                                         "__dict__")
-                                                          and _root_name(node) not in {"sys", "self"} | self.modules):
+        elif node.attr in INTERPRETER_ATTRIBUTES or (node.attr in SYS_ATTRIBUTES and _root_name(node) == "sys"):
             self.flag("runtime-tampering", f"touches .{node.attr}", node)
         self.generic_visit(node)
 
@@ -196,25 +198,40 @@ def flags_for(cells: list[tuple[str, str]]) -> list[Flag]:
     return list(unique.values())
 
 
-def names_used(name: str, cells: list[tuple[str, str]]) -> frozenset[str]:
-    """Every name and attribute the student's definition(s) of ``name`` mention (functions it calls included)."""
-    found: set[str] = set()
+def _definitions(cells: list[tuple[str, str]]) -> dict[str, list[ast.AST]]:
+    found: dict[str, list[ast.AST]] = {}
     for _, source in cells:
         try:
             tree = ast.parse(_without_magics(source, "", []))
         except SyntaxError:
             continue
         for node in ast.walk(tree):
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.name == name:
-                for inner in ast.walk(node):
-                    if isinstance(inner, ast.Name):
-                        found.add(inner.id)
-                    elif isinstance(inner, ast.Attribute):
-                        found.add(inner.attr)
-            elif isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in node.targets):
-                for inner in ast.walk(node.value):
-                    if isinstance(inner, ast.Name):
-                        found.add(inner.id)
-                    elif isinstance(inner, ast.Attribute):
-                        found.add(inner.attr)
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                found.setdefault(node.name, []).append(node)
+            elif isinstance(node, ast.Assign):
+                for target in node.targets:
+                    if isinstance(target, ast.Name):
+                        found.setdefault(target.id, []).append(node.value)
+    return found
+
+
+def names_used(name: str, cells: list[tuple[str, str]]) -> frozenset[str]:
+    """Every name and attribute the student's definition of ``name`` mentions, following the student's own
+    helpers it uses (so a convolution hidden in a helper still counts)."""
+    definitions = _definitions(cells)
+    found: set[str] = set()
+    pending, seen = [name], set()
+    while pending:
+        current = pending.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        for node in definitions.get(current, []):
+            for inner in ast.walk(node):
+                if isinstance(inner, ast.Name):
+                    found.add(inner.id)
+                    if inner.id in definitions:
+                        pending.append(inner.id)
+                elif isinstance(inner, ast.Attribute):
+                    found.add(inner.attr)
     return frozenset(found)

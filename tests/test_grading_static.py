@@ -1,0 +1,74 @@
+"""Static flags read from the answer cells' source (trusted side): what raises one, what must not."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from course_lib.grading import static
+from submissions import bank
+
+FORGE = Path(__file__).resolve().parent / "forge"
+ASSIGNMENTS = ["resblk", "conv_basics", "pooling", "batchnorm_dropout", "architectures"]
+
+
+def kinds(source: str) -> set[str]:
+    return {flag.kind for flag in static.flags_for([("answer", source)])}
+
+
+@pytest.mark.parametrize("source", [
+    "import sys\nprint('debug', file=sys.stderr)",
+    "model.eval()\nout = F.relu(self.bn(x))",
+    "for i in range(2):\n    setattr(self, f'conv{i}', nn.Conv2d(3, 3, 3))\n    layer = getattr(self, f'conv{i}')",
+    "name = self.__class__.__name__",
+    "%matplotlib inline\nimport math\nfrom torch import nn",
+    "x = torch.zeros(3)\nx[0] = 1.0\nself.weight = nn.Parameter(x)",
+])
+def test_ordinary_code_is_not_flagged(source: str) -> None:
+    assert kinds(source) == set()
+
+
+@pytest.mark.parametrize("source,kind", [
+    ("from course_lib.models import ResBlk", "course-code"),
+    ("m = __import__('course_' + 'lib')", "dynamic-code"),
+    ("import importlib\nimportlib.import_module('x')", "dynamic-code"),
+    ("exec('1')", "dynamic-code"),
+    ("getattr(torch, 'all' + 'close')", "dynamic-code"),
+    ("get_ipython().input_transformers_cleanup.append(f)", "ipython-machinery"),
+    ("ip.showtraceback = None", "ipython-machinery"),
+    ("import sys\nframe = sys._getframe(1)", "runtime-tampering"),
+    ("import torch\ntorch.allclose = lambda *a: True", "runtime-tampering"),
+    ("from torch import nn\nnn.Module.__call__ = f", "runtime-tampering"),
+    ("().__class__.__bases__[0].__subclasses__()", "runtime-tampering"),
+    ("import os\nos.system('id')", "system-access"),
+    ("import sqlite3", "grader-access"),
+    ("!cat /etc/passwd", "ipython-machinery"),
+    ("from torchvision.models.resnet import BasicBlock", "course-code"),
+])
+def test_reaching_for_the_machinery_is_flagged(source: str, kind: str) -> None:
+    flags = static.flags_for([("answer", source)])
+    assert kind in {f.kind for f in flags}
+    assert all(f.reason and f.cell == "answer" and f.line for f in flags)
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_no_honest_bank_submission_is_flagged(assignment: str) -> None:
+    for name in bank.names(assignment):
+        submission = bank.load(assignment, name)
+        flags = static.flags_for(list(submission.answers.items()))
+        if submission.expect_lost == "everything":
+            assert flags, f"{assignment}/{name} reuses course code and must be flagged"
+        else:
+            assert not flags, (name, [str(f) for f in flags])
+
+
+@pytest.mark.parametrize("path", sorted(FORGE.glob("*.py")), ids=lambda p: p.stem)
+def test_every_forgery_of_the_bank_is_flagged(path: Path) -> None:
+    assert static.flags_for([("answer_resblk", path.read_text())])
+
+
+def test_names_used_by_a_definition_are_read_from_source() -> None:
+    cells = [("a", "def helper(X):\n    return F.conv2d(X, K)\n"), ("b", "def f(X):\n    return helper(X) @ W\n")]
+    assert {"helper", "W", "X"} <= static.names_used("f", cells)
+    assert "conv2d" in static.names_used("f", cells)  # through the helper it calls
