@@ -198,3 +198,38 @@ def test_compiled_training_matches_eager_training(small_loaders):
     assert compiled["test_acc"] == pytest.approx(eager["test_acc"], abs=2 / 500)
     for a, b in zip(*weights):
         torch.testing.assert_close(a, b, rtol=1e-3, atol=1e-4)
+
+
+def test_weight_decay_shrinks_the_weights_of_the_same_run(small_loaders):
+    train, _ = small_loaders
+    batches = [batch for _, batch in zip(range(8), train)]
+    norms = {}
+    for decay in (0.0, 0.05):
+        torch.manual_seed(0)
+        trainer = Trainer(SmallNet(), lr=0.05, weight_decay=decay, device="cpu", seed=0, progress=False)
+        assert trainer.optimizer.param_groups[0]["weight_decay"] == decay
+        trainer.fit(batches, epochs=1)
+        norms[decay] = sum(p.detach().pow(2).sum() for p in trainer.model.parameters()).sqrt().item()
+    assert norms[0.05] < norms[0.0]
+
+
+def test_training_on_augmented_split_loaders_reports_on_validation(offline_no_system, fashion_mnist_root):
+    from course_lib.data import crop_flip, split_loaders
+
+    splits = split_loaders(val_size=300, train_subset=600, test_subset=300, resize=32, augment=crop_flip(32),
+                           root=fashion_mnist_root)
+    trainer = Trainer(SmallNet4x(), lr=0.05, weight_decay=5e-4, device="cpu", seed=0, progress=False)
+    history = trainer.fit(splits.train, splits.val, epochs=2)
+    assert len(history.test_acc) == 2 and history.test_acc[-1] > 0.3  # well above chance after 2 short epochs
+    assert trainer.evaluate(splits.test)["images"] == 300
+
+
+class SmallNet4x(nn.Sequential):
+    """SmallNet for 32×32 inputs."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(8, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Flatten(), nn.Linear(16 * 8 * 8, 10),
+        )
