@@ -35,6 +35,14 @@ def entries() -> dict[str, str]:
     return {p.stem: p.read_text() for p in sorted((HERE / ASSIGNMENT).glob("*.py"))}
 
 
+def handed_in(code: str) -> str:
+    """The answer as a student hands it in: without the bank's leading comment lines (what it is, whose copy)."""
+    lines = code.splitlines(keepends=True)
+    while lines and lines[0].startswith("#"):
+        lines.pop(0)
+    return "".join(lines)
+
+
 def copied_pairs(names: list[str]) -> set[frozenset[str]]:
     """The bank's known copied pairs, as sets of two bank names."""
     pairs = set()
@@ -69,7 +77,7 @@ def make_course(root: Path, names: list[str] | None = None, broken_notebook: str
     ids = student_ids(names)
     answer_id = bank.answer_ids(bank.read(solution))[0]
     for position, name in enumerate(names):
-        sub = bank.Submission(ASSIGNMENT, name, {answer_id: entries()[name]}, "nothing")
+        sub = bank.Submission(ASSIGNMENT, name, {answer_id: handed_in(entries()[name])}, "nothing")
         folder = root / "submitted" / ids[name] / ASSIGNMENT
         folder.mkdir(parents=True)
         nbformat.write(bank.notebook_for(sub, release, solution), folder / f"{ASSIGNMENT}.ipynb")

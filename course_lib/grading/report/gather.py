@@ -228,13 +228,11 @@ def collect(assignment: str, db_url: str | None = None) -> ClassResults:
             for person in gb.students:
                 students[person.id] = StudentResult(person.id, person.first_name or "", person.last_name or "",
                                                     person.email or "", person.lms_user_id or "")
-            for sub in found.submissions:
-                student = students.setdefault(sub.student.id, StudentResult(sub.student.id))
-                student.status, student.score, student.max_score = "graded", float(sub.score), float(sub.max_score)
-                for nb in sub.notebooks:
-                    for grade in nb.grades:
-                        student.cells[grade.name] = CellResult(grade.name, nb.name, float(grade.max_score or 0.0),
-                                                               float(grade.score or 0.0))
+            for student_id, score, most in _submission_rows(gb, assignment):
+                student = students.setdefault(student_id, StudentResult(student_id))
+                student.status, student.score, student.max_score = "graded", float(score or 0.0), float(most or 0.0)
+            for student_id, notebook, cell, score, points in _grade_rows(gb, assignment):
+                students[student_id].cells[cell] = CellResult(cell, notebook, float(points or 0.0), float(score or 0.0))
     except ReportError:
         raise
     except Exception as exc:  # noqa: BLE001 - a wrong --db URL, a server that is down
@@ -265,6 +263,29 @@ def collect(assignment: str, db_url: str | None = None) -> ClassResults:
                 student.feedback[name] = page.resolve()
     results.students = sorted(students.values(), key=lambda s: s.student)
     return results
+
+
+def _submission_rows(gb, assignment: str) -> list[tuple]:
+    """(student, score, max score) of every submission: one query, not one per student."""
+    from nbgrader.api import Assignment, SubmittedAssignment
+
+    return (gb.db.query(SubmittedAssignment.student_id, SubmittedAssignment.score, SubmittedAssignment.max_score)
+            .join(Assignment, SubmittedAssignment.assignment_id == Assignment.id)
+            .filter(Assignment.name == assignment).all())
+
+
+def _grade_rows(gb, assignment: str) -> list[tuple]:
+    """(student, notebook, cell, score, points) of every graded cell of every submission, in one query."""
+    from nbgrader.api import Assignment, BaseCell, Grade, Notebook, SubmittedAssignment, SubmittedNotebook
+
+    return (gb.db.query(SubmittedAssignment.student_id, Notebook.name, BaseCell.name, Grade.score, Grade.max_score)
+            .select_from(Grade)
+            .join(SubmittedNotebook, Grade.notebook_id == SubmittedNotebook.id)
+            .join(SubmittedAssignment, SubmittedNotebook.assignment_id == SubmittedAssignment.id)
+            .join(Assignment, SubmittedAssignment.assignment_id == Assignment.id)
+            .join(Notebook, SubmittedNotebook.notebook_id == Notebook.id)
+            .join(BaseCell, Grade.cell_id == BaseCell.id)
+            .filter(Assignment.name == assignment).all())
 
 
 def _read_notebooks(coursedir, assignment: str, student: StudentResult, tests: dict[str, TestCell]) -> None:

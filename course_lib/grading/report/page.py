@@ -13,6 +13,8 @@ from .gather import ClassResults, StudentResult
 from .similarity import METHOD, Comparison, Pair
 from .stats import Rate, cell_rates, check_rates
 
+SIDE_BY_SIDE = 60   # pairs shown with their code; the rest are listed by name and score
+
 STYLE = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:2rem auto;max-width:72rem;
      padding:0 1rem;color:#222;line-height:1.4}
@@ -22,7 +24,7 @@ th,td{border:1px solid #ddd;padding:.25rem .5rem;text-align:left;vertical-align:
 th{background:#f4f4f4}td.num{text-align:right;font-variant-numeric:tabular-nums}
 .bar{display:inline-block;height:.7rem;background:#55a868;vertical-align:middle}
 .bad{color:#a61b1b}.muted{color:#666}.note{background:#fff8e1;border-left:4px solid #e0a800;padding:.6rem 1rem}
-.pair{display:grid;grid-template-columns:1fr 1fr;gap:.8rem;margin:.6rem 0 1.6rem}
+.pair{display:grid;grid-template-columns:minmax(0,1fr) minmax(0,1fr);gap:.8rem;margin:.6rem 0 1.6rem}
 pre.code{margin:0;background:#fafafa;border:1px solid #ddd;padding:.4rem;overflow-x:auto;font-size:.8rem}
 pre.code span{display:block;white-space:pre}pre.code span.hit{background:#ffe08a}
 pre.code span::before{content:attr(data-n);display:inline-block;width:2.2em;color:#999}
@@ -163,7 +165,13 @@ def _similarity_section(results: ClassResults, comparisons: list[Comparison], th
         text += "</p>"
         if comparison.all_scores:
             text += charts.similarity_scores(comparison.all_scores, threshold)
-        text += "".join(_pair(p, results) for p in comparison.pairs)
+        text += "".join(_pair(p, results) for p in comparison.pairs[:SIDE_BY_SIDE])
+        rest = comparison.pairs[SIDE_BY_SIDE:]
+        if rest:
+            text += (f"<p>{len(rest)} more pair(s) at or above the threshold (not shown side by side):</p><table>"
+                     "<tr><th>first</th><th>second</th><th>similarity</th></tr>" + "".join(
+                         f"<tr><td>{_e(p.first)}</td><td>{_e(p.second)}</td><td class='num'>{p.score:.2f}</td></tr>"
+                         for p in rest) + "</table>")
     return text
 
 

@@ -111,6 +111,7 @@ class _Tokens(ast.NodeVisitor):
 
     def __init__(self, bound: set[str], aliases: dict[str, str], given: set[str]) -> None:
         self.bound, self.aliases, self.given = bound, aliases, given
+        self.given_types = {text.split("(", 1)[0] for text in given}
         self.out: list[tuple[str, int]] = []
         self.line = 1
 
@@ -124,16 +125,23 @@ class _Tokens(ast.NodeVisitor):
 
     def body(self, statements: list[ast.stmt], sort: bool = False) -> None:
         kept = [s for s in statements if not _is_docstring(s) and not isinstance(s, (ast.Import, ast.ImportFrom))
-                and ast.dump(s) not in self.given]
-        if sort:  # methods and other definitions in a canonical order: reordering them changes nothing
-            kept.sort(key=lambda s: (not isinstance(s, (ast.FunctionDef, ast.ClassDef)), self.preview(s)))
+                and not (type(s).__name__ in self.given_types and ast.dump(s) in self.given)]
+        if not sort:
+            for statement in kept:
+                self.visit(statement)
+            return
+        # definitions in a canonical order, so reordering methods or functions changes nothing
+        parts = []
         for statement in kept:
-            self.visit(statement)
+            walker = _Tokens(self.bound, self.aliases, self.given)
+            walker.visit(statement)
+            definition = isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+            parts.append((not definition, " ".join(t for t, _ in walker.out) if definition else "", walker.out))
+        for _, _, tokens in sorted(parts, key=lambda part: part[:2]):
+            self.out.extend(tokens)
 
-    def preview(self, node: ast.AST) -> str:
-        walker = _Tokens(self.bound, self.aliases, self.given)
-        walker.visit(node)
-        return " ".join(token for token, _ in walker.out)
+    def visit_Module(self, node: ast.Module) -> None:
+        self.body(node.body, sort=True)  # no token of its own: it has no line to mark
 
     def generic_visit(self, node: ast.AST) -> None:
         self.line = getattr(node, "lineno", self.line)
@@ -267,22 +275,20 @@ def compare(cell: str, answers: dict[str, str], stub: str = "", threshold: float
     pairs: list[Pair] = []
     top: list[float] = []
     if len(students) >= 2:
-        scores = _pair_scores(prints)
-        top = scores.data.tolist()
-        rows, cols = scores.nonzero()
-        for i, j in zip(rows.tolist(), cols.tolist()):
-            if i < j and scores[i, j] >= threshold:
-                a, b = students[i], students[j]
-                shared = prints[i] & prints[j]
-                pairs.append(Pair(cell, a, b, float(scores[i, j]), len(shared),
-                                  _matched_lines(docs[a], positions[a], shared),
-                                  _matched_lines(docs[b], positions[b], shared)))
+        rows, cols, scores = _pair_scores(prints)
+        top = scores.tolist()
+        above = np.flatnonzero(scores >= threshold - 1e-9)
+        for i, j, score in zip(rows[above].tolist(), cols[above].tolist(), scores[above].tolist()):
+            a, b = students[i], students[j]
+            shared = prints[i] & prints[j]
+            pairs.append(Pair(cell, a, b, score, len(shared), _matched_lines(docs[a], positions[a], shared),
+                              _matched_lines(docs[b], positions[b], shared)))
     pairs.sort(key=lambda p: (-p.score, p.first, p.second))
     return Comparison(cell, len(students), pairs, too_short, unparsable, top)
 
 
-def _pair_scores(prints: list[set[int]]) -> sparse.csr_matrix:
-    """Shared fingerprints / fingerprints of the smaller answer, for every pair (upper triangle, sparse)."""
+def _pair_scores(prints: list[set[int]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(first, second, score) of every pair sharing a fingerprint, first < second; score = shared / smaller."""
     index: dict[int, int] = {}
     rows, cols = [], []
     for row, hashes in enumerate(prints):
@@ -293,4 +299,4 @@ def _pair_scores(prints: list[set[int]]) -> sparse.csr_matrix:
     shared = sparse.triu(matrix @ matrix.T, k=1).tocoo()
     sizes = np.array([len(p) for p in prints], dtype=np.float32)
     smaller = np.minimum(sizes[shared.row], sizes[shared.col])
-    return sparse.csr_matrix((shared.data / smaller, (shared.row, shared.col)), shape=(len(prints), len(prints)))
+    return shared.row, shared.col, (shared.data / smaller).astype(float)
