@@ -106,11 +106,11 @@ def test_hanging_and_memory_hungry_submissions_score_zero_and_the_batch_goes_on(
     add_submission(course, "molly", hostile("memory_hog.py", course))
     add_submission(course, "bob", WRONG)
 
-    result = run_autograde(course, "--timeout", "8", "--memory-mb", "2000", "--jobs", "2")
+    result = run_autograde(course, "--timeout", "15", "--memory-mb", "2000", "--jobs", "2")
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert scores(course) == {"alice": 5.0, "henry": 0.0, "molly": 0.0, "bob": 1.0}
-    assert "killed after the 8 s limit" in summary_line(result.stdout, "henry", "note")
+    assert "killed after the 15 s limit" in summary_line(result.stdout, "henry", "note")
     assert "ran out of memory (limit 2000 MB)" in summary_line(result.stdout, "molly", "note")
 
 
@@ -170,7 +170,7 @@ def test_export_and_feedback_after_ours_equal_plain_nbgrader(course: Path, tmp_p
     exported = _export(course)
     assert exported == _export(plain)
     assert {row["student_id"]: float(row["score"]) for row in exported} == {
-        "ann": 5.0, "ben": 1.0, "cat": 0.0, "dan": 0.0, "eve": 5.0}  # eve: a progress bar is no stderr
+        "ann": 5.0, "ben": 1.0, "cat": 5.0, "dan": 0.0, "eve": 5.0}  # the checks silence what runs inside them
     feedback = nbgrader(course, "generate_feedback", ASSIGNMENT, check=False)
     assert feedback.returncode == 0, feedback.stderr
     for student in answers:
