@@ -172,8 +172,9 @@ def _exit_phrase(results: dict[str, Any], arm: str) -> str:
 def plateau_sentence(results: dict[str, Any]) -> str:
     """How long each arm stays at ln 10, and which differences stand out from seed noise."""
     window, threshold = results["plateau_window"], results["plateau_loss"]
+    phrases = "; ".join(_exit_phrase(results, arm) for arm in ARMS)
     sentence = (f"Count the plateau as over once the mean loss of {window} consecutive steps is below "
-                f"{threshold:.1f}. " + "; ".join(_exit_phrase(results, arm) for arm in ARMS) + ". ")
+                f"{threshold:.1f}. " + phrases[0].upper() + phrases[1:] + ". ")
     for arm in ("normalized", "default_init"):
         comparison = stats.compare(ARM_LABELS[arm], exits(results, arm), ARM_LABELS["notes"], exits(results, "notes"))
         verdict = comparison.sentence(metric="time on the plateau", unit=" steps", higher_is_better=False)
