@@ -22,6 +22,7 @@ from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor  # noqa: E402
 from nbgrader.preprocessors import GetGrades  # noqa: E402
 
 from course_lib.grading.feedback import HideHiddenTests  # noqa: E402
+from course_lib.grading.sanitize import SanitizeOutputs  # noqa: E402
 
 c = get_config()  # noqa: F821 -- provided by nbgrader when it loads this file
 
@@ -46,7 +47,10 @@ c.Execute.interrupt_on_timeout = True
 # Hidden tests: generate_assignment removes them from the release; autograde restores them to grade;
 # feedback would show them (nbgrader issue #917). HideHiddenTests cuts their code and shortens the
 # tracebacks of their cells in the feedback HTML; scores and the checks' printed reports stay.
-c.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests, CSSHTMLHeaderPreprocessor]
+# SanitizeOutputs (bleach) removes active content a submission's outputs or cells could carry (scripts,
+# event handlers, javascript: links, JavaScript, widget and SVG outputs) before the page is written; the
+# course grader already cleans outputs when they enter the autograded notebook.
+c.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests, SanitizeOutputs, CSSHTMLHeaderPreprocessor]
 
 # Students write their code where the release says so.
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}

@@ -35,15 +35,44 @@ def build_parser() -> argparse.ArgumentParser:
     where.add_argument("--local-cluster", action="store_true",
                        help="start a Dask cluster on this machine (two workers) and use it")
     grade.add_argument("--force", action="store_true", help="regrade submissions that are already autograded")
+    grade.add_argument("--unsafe", action="store_true",
+                       help="grade even where an isolation step cannot be set up (no namespaces, no own uid, no "
+                            "hidden paths, no cgroups); without it the grader refuses and says which step failed "
+                            "and how to fix it. The summary and every submission's notes say what was left out. "
+                            "Per-submission cgroups cap memory (--memory-mb) and processes (256): cgroup v2 where "
+                            "/sys/fs/cgroup offers the memory and pids controllers (most current distributions), "
+                            "else cgroup v1's memory and pids hierarchies (hybrid machines, older kernels)")
     grade.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
     add_report_parser(commands)
+    certs = commands.add_parser(
+        "certs", help="make TLS certificates for grading over Dask (--scheduler tls://...)",
+        description="Write a private CA and certificates for the Dask scheduler, its workers and the grader into "
+                    "FOLDER, and FOLDER/dask.yaml; the scheduler then admits only holders of a certificate.")
+    certs.add_argument("folder", help="where to write them (created; keys readable by you alone)")
+    certs.add_argument("--host", action="append", default=[], help="scheduler host name or address (repeatable)")
+    certs.add_argument("--days", type=int, default=365, help="validity in days (default 365)")
+    certs.add_argument("--force", action="store_true", help="replace certificates already in FOLDER")
     return parser
+
+
+def _certs(args: argparse.Namespace) -> int:
+    from .certs import instructions, make_certs
+
+    try:
+        paths = make_certs(args.folder, args.host, args.days, args.force)
+    except (FileExistsError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(instructions(paths))
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     parsed = build_parser().parse_args(argv)
     if parsed.command == "report":
         return parsed.handler(parsed)
+    if parsed.command == "certs":
+        return _certs(parsed)
     args = vars(parsed)
     args.pop("command")
     students = args.pop("student")

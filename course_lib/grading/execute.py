@@ -21,6 +21,7 @@ from . import static
 from . import verdicts as verdicts_
 from .replay import new_secret, submission_salt
 from .sandbox import JobResult
+from .sanitize import sanitize_data
 from .sandboxed import channel
 from .sandboxed.evidence import tensor_to_array
 
@@ -35,16 +36,18 @@ def _clean_data(data: Any) -> dict:
 
 
 def clean_output(raw: Any, execution_count: int | None) -> NotebookNode | None:
-    """A kernel-shaped output built from `raw`, or None when `raw` is not one."""
+    """A kernel-shaped output built from `raw`, or None when `raw` is not one; displays lose active content
+    (scripts, event handlers, JavaScript and widget mime types: ``sanitize``)."""
     if not isinstance(raw, dict):
         return None
     kind = raw.get("output_type")
     if kind == "stream" and raw.get("name") in _STREAMS and isinstance(raw.get("text"), str):
         return new_output("stream", name=raw["name"], text=raw["text"])
     if kind == "display_data":
-        return new_output("display_data", data=_clean_data(raw.get("data")), metadata=_clean_data(raw.get("metadata")))
+        return new_output("display_data", data=sanitize_data(_clean_data(raw.get("data"))),
+                          metadata=_clean_data(raw.get("metadata")))
     if kind == "execute_result":
-        return new_output("execute_result", data=_clean_data(raw.get("data")),
+        return new_output("execute_result", data=sanitize_data(_clean_data(raw.get("data"))),
                           metadata=_clean_data(raw.get("metadata")), execution_count=execution_count)
     if kind == "error":
         trace = raw.get("traceback") if isinstance(raw.get("traceback"), list) else []

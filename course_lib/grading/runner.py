@@ -68,6 +68,7 @@ class Options:
     local_cluster: bool = False
     force: bool = False
     progress: bool = True
+    unsafe: bool = False              # grade even where an isolation step cannot be set up, and say so
 
 
 @dataclass
@@ -106,11 +107,12 @@ class Report:
 class LocalBackend:
     """A pool of warm sandboxes on this machine, one per job slot."""
 
-    def __init__(self, jobs: int, limits: Limits, hide: list[str]) -> None:
+    def __init__(self, jobs: int, limits: Limits, hide: list[str], unsafe: bool = False) -> None:
         self.slots, self.limits = jobs, limits
         self._free: queue.Queue[Sandbox] = queue.Queue()
         with ThreadPoolExecutor(jobs) as pool:
-            sandboxes = list(pool.map(lambda _: Sandbox(hide=hide).start(), range(jobs)))
+            sandboxes = list(pool.map(lambda _: Sandbox(hide=hide, unsafe=unsafe, threads=limits.threads).start(),
+                                      range(jobs)))
         for sandbox in sandboxes:
             self._free.put(sandbox)
         try:
@@ -118,7 +120,7 @@ class LocalBackend:
         except LimitsError:
             self.close()
             raise
-        self.description = f"{jobs} local sandboxes (isolation: {sandboxes[0].mode})"
+        self.description = f"{jobs} local sandboxes ({sandboxes[0].describe()})"
         self.warnings = sorted({w for s in sandboxes for w in s.warnings})
 
     def run(self, cells: list[str], files: dict[str, bytes], requests: dict) -> JobResult:
@@ -131,7 +133,7 @@ class LocalBackend:
                 raise
             except SandboxError:
                 sandbox.close()
-                sandbox = Sandbox(hide=sandbox.hide).start()
+                sandbox = Sandbox(hide=sandbox.hide, unsafe=sandbox.unsafe, threads=sandbox.threads).start()
                 return sandbox.run(cells, files, self.limits, requests)
         finally:
             self._free.put(sandbox)
@@ -184,7 +186,7 @@ class _LogCapture(logging.Handler):
 
 
 def _execution_notes(result: JobResult, limits: Limits) -> list[str]:
-    notes = []
+    notes = list(getattr(result, "notes", []))
     if result.status != "ok":
         notes.append(f"{result.detail or result.status}: unfinished cells scored 0")
     errors = [o for cell in result.cells if cell for o in cell.get("outputs", []) if o.get("output_type") == "error"]
@@ -394,10 +396,10 @@ def make_backend(options: Options, limits: Limits, hide: list[str], pending: int
     """Local sandboxes, or Dask workers when a scheduler (or a local cluster) is asked for."""
     if options.scheduler or options.local_cluster:
         from .cluster import DaskBackend
-        return DaskBackend(limits, hide, scheduler=options.scheduler, jobs=options.jobs)
+        return DaskBackend(limits, hide, scheduler=options.scheduler, jobs=options.jobs, unsafe=options.unsafe)
     jobs = options.jobs or max(1, min(os.cpu_count() or 1, pending or 1))
     limits.threads = max(1, (os.cpu_count() or 1) // jobs)
-    return LocalBackend(max(1, min(jobs, pending or 1)), limits, hide)
+    return LocalBackend(max(1, min(jobs, pending or 1)), limits, hide, options.unsafe)
 
 
 def format_report(report: Report, assignment: str) -> str:

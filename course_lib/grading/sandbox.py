@@ -66,6 +66,8 @@ FIXES = {
     "signals": "a preloaded module installs signal handlers in the template: drop it from the preload list",
     "own uid in child": "run the grader as root",
     "probe": "the isolation probe failed unexpectedly: rerun; if it persists, report the message",
+    "dask tls": "make certificates with `python -m course_lib.grading certs DIR`, start the scheduler and workers "
+                "with them (the command prints how), then grade with `DASK_CONFIG=DIR ... --scheduler tls://HOST:PORT`",
 }
 
 
@@ -337,9 +339,12 @@ class Sandbox:
         if status == "crashed":
             detail = (f"the notebook's process died (signal {-exit_status})" if exit_status and exit_status < 0
                       else f"the notebook's process stopped early (exit {exit_status})")
-        if self._last_sweep.get("oom_kills") and status in ("ok", "crashed"):
-            status, detail = "crashed", f"killed for using more than the {limits.memory_mb} MB memory limit (cgroup)"
         notes = [f"graded with --unsafe, without: {'; '.join(self.skipped)}"] if self.skipped else []
+        oom_kills = self._last_sweep.get("oom_kills") or 0
+        if oom_kills and status == "crashed":
+            detail = f"killed for using more than the {limits.memory_mb} MB memory limit (its cgroup's)"
+        elif oom_kills:
+            notes.append(f"{oom_kills} of its processes killed at the {limits.memory_mb} MB memory limit (its cgroup's)")
         return JobResult(cells_out, status, detail, time.monotonic() - started, exit_status, evidence,
                          self._last_sweep.get("peak_memory_mb"), notes)
 

@@ -191,16 +191,16 @@ def _serve(sock: socket.socket, uid: int | None, private_scratch: bool, nest: bo
                     status = -os.WTERMSIG(raw) if os.WIFSIGNALED(raw) else os.WEXITSTATUS(raw)
                 except ChildProcessError:
                     pass
-            group = jobs.pop(pid, None) if pid else None
-            if group is not None:
-                group.kill_all()
             if os.getpid() == 1:  # init of our own pid namespace: everything else in it is the submission's
-                try:
+                try:  # one sweep no fork can outrun: a process with SIGKILL pending cannot fork
                     os.kill(-1, signal.SIGKILL)
                 except ProcessLookupError:
                     pass
             elif uid is not None:
                 isolation.kill_all_of_uid(uid)
+            group = jobs.pop(pid, None) if pid else None
+            if group is not None:  # whatever escaped the above (e.g. no pid namespace under --unsafe)
+                group.kill_all()
             _reap_orphans()
             if private_scratch:  # only ever inside our own tmpfs mounts, never the machine's /tmp
                 isolation.clean_scratch(uid)
