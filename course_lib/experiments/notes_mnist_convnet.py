@@ -10,6 +10,11 @@ standardised by MNIST's mean and std) and ``default_init`` (raw pixels, PyTorch'
 Steps are counted in optimiser steps, because an "epoch" of the offline data (npm's 10,000 digits) is
 much shorter than an epoch of the full 60,000. ``run(scale)`` returns the numbers; ``plateau_sentence``
 and ``replication_sentence`` turn them into the chapter's sentences.
+
+Scales: ``fast`` is chapter 4's live run (CPU, about 40 s); ``medium`` (stored in book/results) runs the
+notes' 4,690 steps on a CPU; ``full`` (``COURSE_FULL=1`` or ``--scale full``, meant for a GPU) runs every arm
+for 4,690 steps from five seeds on whatever MNIST the machine has (all 70,000 digits where torchvision can
+download them).
 """
 
 from __future__ import annotations

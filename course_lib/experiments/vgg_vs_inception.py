@@ -5,6 +5,10 @@ class-balanced subset for the same number of epochs and batches, and are tested 
 ``run(scale)`` returns per-seed test accuracies, per-epoch curves, wall times, and each net's parameters
 and multiply-adds; ``verdict`` writes the chapter's sentence from them, ``cost_sentence`` the size and
 compute comparison. Chapter 5 trains the VGG arm live, chapter 6 both arms.
+
+Scales: ``fast`` is the chapters' live run (2,048 images, 2 epochs); ``medium`` (stored in book/results) uses
+8,192 images for 3 epochs on a CPU; ``full`` (``COURSE_FULL=1`` or ``--scale full``, meant for a GPU) uses all
+60,000 + 10,000 images for 15 epochs from five seeds.
 """
 
 from __future__ import annotations
