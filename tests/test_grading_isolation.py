@@ -61,10 +61,10 @@ def hand_in(root: Path, student: str, extra_cells: list[str] = (), first: str | 
     return folder
 
 
-def grade(root: Path, *args: str, path: str | None = None, assignment: str = ASSIGNMENT,
-          timeout: float = 400) -> subprocess.CompletedProcess:
-    env = democourse.nbgrader_env()
-    env["PYTHONPATH"] = str(REPO)
+def grade(root: Path, *args: str, path: str | None = None, assignment: str = ASSIGNMENT, timeout: float = 400,
+          env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """`python -m course_lib.grading autograde ASSIGNMENT ARGS` in `root` (PATH replaced by `path` if given)."""
+    env = {**democourse.nbgrader_env(), "PYTHONPATH": str(REPO), **(env or {})}
     if path is not None:
         env["PATH"] = path
     return subprocess.run([sys.executable, "-m", "course_lib.grading", "autograde", assignment, "--no-progress",
