@@ -99,7 +99,7 @@ def encode(value: Any, to_array: Callable[[Any], np.ndarray | None] | None = Non
         if isinstance(v, np.ndarray) or (to_array is not None and (arr := to_array(v)) is not None):
             arr = v if isinstance(v, np.ndarray) else arr
             key = f"a{len(arrays)}"
-            arrays[key] = np.ascontiguousarray(arr)
+            arrays[key] = np.array(arr, order="C", copy=True)  # keeps 0-d arrays 0-d
             return {"$t": key}
         if isinstance(v, tuple):
             return {"$tuple": [walk(x, depth + 1) for x in v]}
