@@ -28,7 +28,7 @@ th{background:#f4f4f4}td.num{text-align:right;font-variant-numeric:tabular-nums}
 pre.code{margin:0;background:#fafafa;border:1px solid #ddd;padding:.4rem;overflow-x:auto;font-size:.8rem}
 pre.code span{display:block;white-space:pre}pre.code span.hit{background:#ffe08a}
 pre.code span::before{content:attr(data-n);display:inline-block;width:2.2em;color:#999}
-summary{cursor:pointer}
+summary{cursor:pointer}.wide{overflow-x:auto}td ul{margin:0;padding-left:1.1rem}
 """
 
 
@@ -90,20 +90,23 @@ def _cells_section(results: ClassResults, out_dir: Path) -> str:
             "<th>pass rate</th><th>failed by</th></tr>" + "".join(rows) + "</table>" + chart)
 
 
-def _checks_section(results: ClassResults) -> str:
+def _checks_section(results: ClassResults, out_dir: Path) -> str:
     rates = check_rates(results)
     if not rates:
         return "<h2 id='checks'>Checks</h2><p>No check results were found.</p>"
+    by_id = {s.student: s for s in results.students}
+    notebooks = {t.grade_id: t.notebook for t in results.test_cells}
     blocks = []
     for cell in [r.cell for r in cell_rates(results)]:
         rows = []
         for rate in [r for r in rates if r.cell == cell]:
             messages = "".join(f"<li>{_e(m)} <span class='muted'>× {n}</span></li>" for m, n in rate.messages[:5])
+            seen = ", ".join(_feedback_link(by_id[s], notebooks[cell], out_dir, cell) for s in rate.failing[:3])
             rows.append(f"<tr><td>{_e(rate.check)}</td>{_rate_cell(rate)}<td class='num'>{rate.failed}</td>"
-                        f"<td>{'<ul>' + messages + '</ul>' if messages else ''}</td></tr>")
+                        f"<td>{'<ul>' + messages + '</ul>' if messages else ''}</td><td>{seen}</td></tr>")
         blocks.append(f"<h3 id='cell-{_e(cell)}'>Test cell <code>{_e(cell)}</code></h3><table><tr><th>check</th>"
-                      "<th>passed</th><th>pass rate</th><th>failed</th><th>most common failure messages</th></tr>"
-                      + "".join(rows) + "</table>")
+                      "<th>passed</th><th>pass rate</th><th>failed</th><th>most common failure messages</th>"
+                      "<th>failed by, e.g.</th></tr>" + "".join(rows) + "</table>")
     source = ("the grader's records" if results.records else
               "the lines the test cells printed in autograded/ (the grader's records were not found)")
     return ("<h2 id='checks'>Checks, most often failed first</h2>"
@@ -194,8 +197,9 @@ def _students_section(results: ClassResults, out_dir: Path) -> str:
         "<p class='muted'>Time and peak memory come from the grader's records (grading_records/); none were "
         "found, so those columns are empty.</p>")
     return ("<h2 id='students'>Students</h2>" + timing +
-            f"<table><tr><th>student</th><th>name</th><th>status</th><th>score</th>{head}<th>time (s)</th>"
-            f"<th>peak memory (MB)</th><th>flags</th><th>feedback</th></tr>" + "".join(rows) + "</table>")
+            f"<div class='wide'><table><tr><th>student</th><th>name</th><th>status</th><th>score</th>{head}"
+            f"<th>time (s)</th><th>peak memory (MB)</th><th>flags</th><th>feedback</th></tr>" + "".join(rows)
+            + "</table></div>")
 
 
 def render(results: ClassResults, comparisons: list[Comparison], threshold: float, out_dir: Path) -> str:
@@ -211,7 +215,7 @@ def render(results: ClassResults, comparisons: list[Comparison], threshold: floa
             + (f"<ul class='bad'>{warnings}</ul>" if warnings else "") + _summary(results)
             + "<h2 id='scores'>Score distribution</h2>"
             + (charts.score_histogram(scores, results.max_score) if scores else "<p>No graded submissions.</p>")
-            + _cells_section(results, out_dir) + _checks_section(results) + _problems_section(results)
+            + _cells_section(results, out_dir) + _checks_section(results, out_dir) + _problems_section(results)
             + _similarity_section(results, comparisons, threshold) + _students_section(results, out_dir))
     return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><meta name='viewport' "
             f"content='width=device-width, initial-scale=1'><title>Class report: {_e(results.assignment)}</title>"
