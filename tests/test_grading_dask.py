@@ -1,4 +1,4 @@
-"""The class autograder handing notebooks to a Dask scheduler with two workers, PostgreSQL gradebook shared."""
+"""The class autograder handing notebooks to a Dask scheduler with two workers over TLS, PostgreSQL gradebook shared."""
 
 from __future__ import annotations
 
@@ -6,23 +6,33 @@ from pathlib import Path
 
 import pytest
 
+from course_lib.grading.certs import security
 from course_lib.grading.democourse import CORRECT, WRONG, add_submission, make_course
 from test_grading_postgres import pg_scores, postgres_url  # noqa: F401 - the fixture is used by name
 from test_grading_runner import run_autograde
+from test_grading_tls import make_certs
 
 
 @pytest.fixture
-def scheduler():
+def certs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    pytest.importorskip("cryptography", reason="the cryptography package (requirements.txt) makes the certificates")
+    paths = make_certs(tmp_path / "certs")
+    monkeypatch.setenv("DASK_CONFIG", str(paths.folder))  # the grader reads its certificates from dask's config
+    return paths
+
+
+@pytest.fixture
+def scheduler(certs):
     distributed = pytest.importorskip("distributed", reason="dask distributed is not installed")
     cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                       dashboard_address=None, host="127.0.0.1")
+                                       dashboard_address=None, host="127.0.0.1", security=security(certs))
     try:
         yield cluster
     finally:
         cluster.close()
 
 
-def test_two_dask_workers_grade_into_shared_postgresql(scheduler, postgres_url: str, tmp_path: Path) -> None:
+def test_two_dask_workers_grade_into_shared_postgresql(scheduler, certs, postgres_url: str, tmp_path: Path) -> None:
     course = make_course(tmp_path / "course", db_url=postgres_url)
     expected = {}
     for i in range(6):
@@ -36,6 +46,7 @@ def test_two_dask_workers_grade_into_shared_postgresql(scheduler, postgres_url: 
     assert pg_scores(postgres_url) == expected
     import distributed
 
-    with distributed.Client(scheduler.scheduler_address) as client:
+    assert scheduler.scheduler_address.startswith("tls://")
+    with distributed.Client(scheduler.scheduler_address, security=security(certs)) as client:
         done = client.run(lambda dask_worker: len(dask_worker.data) + dask_worker.state.executed_count)
     assert len(done) == 2 and all(n > 0 for n in done.values()), done  # both workers took a share
