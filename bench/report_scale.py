@@ -72,7 +72,8 @@ def generated_answer(rng: random.Random) -> str:
         lines += [f"        self.{sc} = {projection} if {condition} else None"]
         shortcut = f"(x if self.{sc} is None else self.{sc}(x))"
     else:
-        lines += [f"        self.{sc} = nn.Sequential()", f"        if {condition}:", f"            self.{sc} = {projection}"]
+        lines += [f"        self.{sc} = nn.Sequential()", f"        if {condition}:",
+                  f"            self.{sc} = {projection}"]
         shortcut = f"self.{sc}(x)"
     if relu.startswith("self.act"):
         lines.append("        self.act = nn.ReLU()")
@@ -120,7 +121,8 @@ def grow(root: Path, templates: dict[str, str], n: int, rng: random.Random) -> N
             student = f"gen{k:04d}"
             outcome = "partial" if rng.random() < 0.2 else "full"
             template = templates[outcome]
-            answer = renamed_copy(rng.choice(answers), rng) if answers and rng.random() < 0.05 else generated_answer(rng)
+            copy = answers and rng.random() < 0.05
+            answer = renamed_copy(rng.choice(answers), rng) if copy else generated_answer(rng)
             answers.append(answer)
             for kind in ("submitted", "autograded"):
                 source = root / kind / template / "resblk"

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import csv
 import io
-import itertools
 import json
 import re
 import shutil
@@ -18,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from course_lib.grading import democourse
-from course_lib.grading.report import exports, gather, similarity
+from course_lib.grading.report import gather, similarity
 from report_bank import course as report_bank
 from submissions import bank
 from test_grading_postgres import pg_scores, postgres_url  # noqa: F401 - the module's PostgreSQL server fixture
@@ -78,7 +77,7 @@ def test_copied_pairs_are_listed_and_independent_solutions_are_not(graded: dict,
 
 
 def test_similarity_ignores_names_layout_order_and_the_stub_but_not_different_designs() -> None:
-    """All bank answers plus the submission bank's correct blocks and the solution: only the copies reach the threshold."""
+    """The bank, the submission bank's correct blocks and the solution: only the copies reach the threshold."""
     answers = {f"report:{name}": code for name, code in report_bank.entries().items()}
     answers |= {f"bank:{name}": bank.load("resblk", name).answers["answer_resblk"]
                 for name in bank.names("resblk") if name.startswith("ok_")}

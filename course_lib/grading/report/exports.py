@@ -36,7 +36,8 @@ def spreadsheet(results: ClassResults) -> str:
         writer.writerow([s.student, s.first_name, s.last_name, s.email, s.lms_user_id, s.status, s.reason,
                          _score(s.score if graded else None), _score(results.max_score),
                          *[_score(s.cells[t].score) if graded and t in s.cells else "" for t in tests],
-                         _score(s.seconds), _score(s.peak_memory_mb), "; ".join(f"{f.kind}: {f.reason}" for f in s.flags)])
+                         _score(s.seconds), _score(s.peak_memory_mb),
+                         "; ".join(f"{f.kind}: {f.reason}" for f in s.flags)])
     return out.getvalue()
 
 

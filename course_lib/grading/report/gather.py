@@ -127,7 +127,8 @@ def parse_test_output(outputs: list[dict], score: float, points: float) -> tuple
     errors = [o for o in outputs if o.get("output_type") == "error"]
     if errors:
         error = errors[0]
-        message = f"{error.get('ename', 'Error')}: {str(error.get('evalue', '')).splitlines()[0] if error.get('evalue') else ''}"
+        value = str(error.get("evalue") or "").splitlines()
+        message = f"{error.get('ename', 'Error')}: {value[0] if value else ''}"
         checks.append(Check("the test cell runs without an error", False, message.strip()[:300]))
     elif not checks:
         checks.append(Check("the test cell passes", score >= points, "" if score >= points else "lost points"))
@@ -156,7 +157,8 @@ def _nbgrader_cells(notebook: dict) -> list[tuple[dict, dict]]:
             if isinstance(c.get("metadata", {}).get("nbgrader"), dict) and "grade_id" in c["metadata"]["nbgrader"]]
 
 
-def _release_layout(coursedir, assignment: str, notebooks: list[str]) -> tuple[list[TestCell], list[str], dict[str, str], list[str]]:
+def _release_layout(coursedir, assignment: str,
+                    notebooks: list[str]) -> tuple[list[TestCell], list[str], dict[str, str], list[str]]:
     """Test cells, answer cells and the stubs of the release; what is missing goes to warnings."""
     tests, answers, stubs, warnings = [], [], {}, []
     for name in notebooks:
@@ -258,11 +260,16 @@ def collect(assignment: str, db_url: str | None = None) -> ClassResults:
                 _apply_record(student, record, by_id)
                 results.records += 1
         for name in notebooks:
-            page = Path(coursedir.format_path(coursedir.feedback_directory, student.student, assignment)) / f"{name}.html"
+            page = _folder(coursedir, coursedir.feedback_directory, student.student, assignment) / f"{name}.html"
             if page.exists():
                 student.feedback[name] = page.resolve()
     results.students = sorted(students.values(), key=lambda s: s.student)
     return results
+
+
+def _folder(coursedir, kind: str, student: str, assignment: str) -> Path:
+    """nbgrader's folder of one kind (submitted, autograded, feedback) for a student and assignment."""
+    return Path(coursedir.format_path(kind, student, assignment))
 
 
 def _submission_rows(gb, assignment: str) -> list[tuple]:
@@ -291,7 +298,7 @@ def _grade_rows(gb, assignment: str) -> list[tuple]:
 def _read_notebooks(coursedir, assignment: str, student: StudentResult, tests: dict[str, TestCell]) -> None:
     """Checks and reuse flags from the autograded notebooks; answers from the submitted ones."""
     for name in sorted({t.notebook for t in tests.values()}):
-        path = Path(coursedir.format_path(coursedir.autograded_directory, student.student, assignment)) / f"{name}.ipynb"
+        path = _folder(coursedir, coursedir.autograded_directory, student.student, assignment) / f"{name}.ipynb"
         notebook = _read_json(path) if student.status == "graded" else None
         for cell, meta in _nbgrader_cells(notebook or {}):
             result = student.cells.get(meta["grade_id"])
@@ -302,7 +309,7 @@ def _read_notebooks(coursedir, assignment: str, student: StudentResult, tests: d
                 flag.cell = meta["grade_id"]
                 if not any(f.kind == flag.kind and f.reason == flag.reason for f in student.flags):
                     student.flags.append(flag)
-    for path in sorted(Path(coursedir.format_path(coursedir.submitted_directory, student.student, assignment)).glob("*.ipynb")):
+    for path in sorted(_folder(coursedir, coursedir.submitted_directory, student.student, assignment).glob("*.ipynb")):
         for cell, meta in _nbgrader_cells(_read_json(path) or {}):
             if meta.get("solution"):
                 student.answers[meta["grade_id"]] = _source(cell)

@@ -146,7 +146,8 @@ def _pair(pair: Pair, results: ClassResults) -> str:
     first, second = by_id[pair.first], by_id[pair.second]
     return (f"<h4>{_e(pair.first)} and {_e(pair.second)}: similarity {pair.score:.2f} "
             f"<span class='muted'>({pair.shared} shared fingerprints, cell <code>{_e(pair.cell)}</code>)</span></h4>"
-            f"<div class='pair'><div><b>{_e(pair.first)}</b>{_code(first.answers.get(pair.cell, ''), pair.first_lines)}</div>"
+            f"<div class='pair'>"
+            f"<div><b>{_e(pair.first)}</b>{_code(first.answers.get(pair.cell, ''), pair.first_lines)}</div>"
             f"<div><b>{_e(pair.second)}</b>{_code(second.answers.get(pair.cell, ''), pair.second_lines)}</div></div>")
 
 
