@@ -125,6 +125,19 @@ class SandboxedExecute(NbGraderPreprocessor):
         self._release_sources = release_sources or set()
         self._graded = graded or (lambda grade: None)
 
+    @staticmethod
+    def _answers(result: JobResult) -> tuple[list, str]:
+        """The decoded evidence (an empty list if none is usable) and, if so, why."""
+        if result.evidence is None:
+            return [], f"no evidence came back ({result.detail or result.status}): every test scored 0"
+        try:
+            answers = channel.decode(result.evidence)
+        except channel.ChannelError as exc:
+            return [], f"the evidence could not be read ({exc}): every test scored 0"
+        if not isinstance(answers, list):
+            return [], "the evidence is not a list of answers: every test scored 0"
+        return answers, ""
+
     def preprocess(self, nb: NotebookNode, resources: dict) -> tuple[NotebookNode, dict]:
         code = [cell for cell in nb.cells if cell.cell_type == "code"]
         tests = [cell for cell in code if is_test_cell(cell)]
@@ -135,14 +148,16 @@ class SandboxedExecute(NbGraderPreprocessor):
                                            float(_nbgrader(cell).get("points", 0))) for cell in tests]
         student = str(resources.get("nbgrader", {}).get("student", ""))
         notebook = str(resources.get("unique_key") or resources.get("metadata", {}).get("name") or "")
-        plan = verdicts_.plan(calls, lambda name: static.names_used(name, written),
-                              submission_salt(self._secret, f"{student}/{notebook}"))
-        requests = channel.encode(plan.requests, tensor_to_array)
         folder = Path(resources.get("metadata", {}).get("path") or ".")
         files = collect_files(folder, self._files_limit)
-        self._lock.release()  # other submissions may use the gradebook while this one runs
+        self._lock.release()  # other submissions may use the gradebook while this one is planned, run, decided
         try:
+            plan = verdicts_.plan(calls, lambda name: static.names_used(name, written),
+                                  submission_salt(self._secret, f"{student}/{notebook}"))
+            requests = channel.encode(plan.requests, tensor_to_array)
             result = self._run_job([cell.source for cell in runnable], files, requests)
+            answers, problem = self._answers(result)
+            decided = verdicts_.decide(plan, answers)
         finally:
             self._lock.acquire()
         self._record(result)
@@ -157,16 +172,6 @@ class SandboxedExecute(NbGraderPreprocessor):
             cell.execution_count = count if isinstance(count, int) else None
             raw_outputs = entry.get("outputs") if isinstance(entry.get("outputs"), list) else []
             cell.outputs = [out for out in (clean_output(o, cell.execution_count) for o in raw_outputs) if out]
-        problem, answers = "", []
-        try:
-            answers = channel.decode(result.evidence) if result.evidence is not None else []
-            if not isinstance(answers, list):
-                raise channel.ChannelError("evidence is not a list")
-        except channel.ChannelError as exc:
-            problem, answers = f"the evidence could not be read ({exc}): every test scored 0", []
-        if result.evidence is None:
-            problem = f"no evidence came back ({result.detail or result.status}): every test scored 0"
-        decided = verdicts_.decide(plan, answers)
         flagged = "; ".join(str(flag) for flag in flags) or None
         for cell, verdict in zip(tests, decided):
             cell.outputs = verdict.outputs(flagged)
