@@ -3,8 +3,11 @@ seed, the per-epoch curves and the final numbers that the chapters and their ver
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import time
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 import torch
@@ -81,6 +84,23 @@ def run_arm(
         record["parameters"] = sum(p.numel() for p in model.parameters())
         runs.append(record)
     return runs
+
+
+JOBS_ENV = "COURSE_EXPERIMENT_JOBS"
+
+
+def parallel_map(fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
+    """`[fn(item) for item in items]`, in $COURSE_EXPERIMENT_JOBS worker processes when it is above 1.
+
+    Every run seeds itself (weights, batch order, augmentation), so the numbers are the same whatever the
+    number of workers; only the wall time changes. `fn` must be picklable (a module-level function or a
+    functools.partial of one).
+    """
+    jobs = int(os.environ.get(JOBS_ENV, "1") or 1)
+    if jobs <= 1 or len(items) <= 1:
+        return [fn(item) for item in items]
+    with ProcessPoolExecutor(min(jobs, len(items)), mp_context=multiprocessing.get_context("fork")) as pool:
+        return list(pool.map(fn, items))
 
 
 def column(runs: Sequence[dict[str, Any]], key: str, epoch: int = -1) -> list[float]:

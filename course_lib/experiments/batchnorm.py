@@ -8,17 +8,18 @@ split (the test set is not used: nothing here is a final report).
 
 from __future__ import annotations
 
+from functools import lru_cache, partial
 from typing import Any
 
 from course_lib.data import split_loaders
 from course_lib.experiments import stats
-from course_lib.experiments._training import column, run_arm
+from course_lib.experiments._training import column, parallel_map, run_arm
 from course_lib.models import VGG
 from course_lib.models.variants import kaiming_linear_
 
 SETTINGS = {
     "fast": dict(train=2_000, val=1_000, epochs=2, seeds=(0, 1, 2)),
-    "medium": dict(train=10_000, val=2_000, epochs=6, seeds=(0, 1, 2)),
+    "medium": dict(train=6_000, val=2_000, epochs=4, seeds=(0, 1, 2)),
     "full": dict(train=None, val=5_000, epochs=15, seeds=(0, 1, 2, 3, 4)),
 }
 LEARNING_RATES = (0.01, 0.05, 0.25)
@@ -37,16 +38,24 @@ def arm_name(variant: str, lr: float) -> str:
     return f"{variant}, lr {lr}"
 
 
+@lru_cache(maxsize=None)
+def _splits(scale: str):
+    s = SETTINGS[scale]
+    return split_loaders("fashion_mnist", batch_size=128, val_size=s["val"], train_subset=s["train"], seed=0)
+
+
+def _arm(scale: str, key: tuple[str, float]) -> list[dict[str, Any]]:
+    variant, lr = key
+    s, splits = SETTINGS[scale], _splits(scale)
+    return run_arm(lambda: small_vgg(variant), splits.train, splits.val, seeds=s["seeds"], epochs=s["epochs"],
+                   train_eval_loader=splits.train, optimizer="sgd", lr=lr, momentum=0.9)
+
+
 def run(scale: str) -> dict[str, Any]:
     """Every variant at every learning rate, every seed: validation accuracy per epoch, train accuracy at the end."""
-    s = SETTINGS[scale]
-    splits = split_loaders("fashion_mnist", batch_size=128, val_size=s["val"], train_subset=s["train"], seed=0)
-    arms = {}
-    for lr in LEARNING_RATES:
-        for variant in VARIANTS:
-            arms[arm_name(variant, lr)] = run_arm(
-                lambda: small_vgg(variant), splits.train, splits.val, seeds=s["seeds"], epochs=s["epochs"],
-                train_eval_loader=splits.train, optimizer="sgd", lr=lr, momentum=0.9)
+    s, splits = SETTINGS[scale], _splits(scale)
+    keys = [(variant, lr) for lr in LEARNING_RATES for variant in VARIANTS]
+    arms = {arm_name(*key): runs for key, runs in zip(keys, parallel_map(partial(_arm, scale), keys))}
     return {
         "data": f"Fashion-MNIST 28x28, {splits.train.num_samples:,} training images, validation "
                 f"{splits.val.num_samples:,} held out of the training split",

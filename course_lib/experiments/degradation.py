@@ -7,11 +7,12 @@ validation set held out of the training split. Nets: `course_lib.models.variants
 
 from __future__ import annotations
 
+from functools import lru_cache, partial
 from typing import Any
 
 from course_lib.data import split_loaders
 from course_lib.experiments import stats
-from course_lib.experiments._training import column, run_arm
+from course_lib.experiments._training import column, parallel_map, run_arm
 from course_lib.models.variants import cifar_net
 
 SETTINGS = {
@@ -26,16 +27,26 @@ def arm_name(n: int, residual: bool) -> str:
     return f"{'residual' if residual else 'plain'}-{6 * n + 2}"
 
 
+@lru_cache(maxsize=None)
+def _splits(scale: str):
+    s = SETTINGS[scale]
+    return split_loaders("fashion_mnist", batch_size=s["batch"], val_size=s["val"], train_subset=s["train"], seed=0)
+
+
+def _run(scale: str, key: tuple[int, bool, int]) -> list[dict[str, Any]]:
+    n, residual, seed = key
+    s, splits = SETTINGS[scale], _splits(scale)
+    return run_arm(lambda: cifar_net(n, residual=residual, width=s["width"]), splits.train, splits.val,
+                   seeds=[seed], epochs=s["epochs"], train_eval_loader=splits.train, step_points=60, **OPTIMIZER)
+
+
 def run(scale: str) -> dict[str, Any]:
     """Train plain and residual nets at both depths, every seed; per-epoch training loss and final numbers."""
-    s = SETTINGS[scale]
-    splits = split_loaders("fashion_mnist", batch_size=s["batch"], val_size=s["val"], train_subset=s["train"], seed=0)
-    arms = {}
-    for n in s["depths"]:
-        for residual in (False, True):
-            arms[arm_name(n, residual)] = run_arm(
-                lambda: cifar_net(n, residual=residual, width=s["width"]), splits.train, splits.val,
-                seeds=s["seeds"], epochs=s["epochs"], train_eval_loader=splits.train, step_points=60, **OPTIMIZER)
+    s, splits = SETTINGS[scale], _splits(scale)
+    keys = [(n, residual, seed) for n in s["depths"] for residual in (False, True) for seed in s["seeds"]]
+    arms: dict[str, list] = {}
+    for (n, residual, _), runs in zip(keys, parallel_map(partial(_run, scale), keys)):
+        arms.setdefault(arm_name(n, residual), []).extend(runs)
     return {
         "data": f"Fashion-MNIST 28x28, {splits.train.num_samples:,} training images, validation "
                 f"{splits.val.num_samples:,} held out of the training split",

@@ -5,15 +5,17 @@ Recipe (He et al. 2016 §4.2, as commonly run for the CIFAR ResNet-18): SGD with
 Choices are read on a validation set held out of the training split; the test set is evaluated once per
 run at the end, for the final report only. Data: Fashion-MNIST as 3×32×32 (the machine has no CIFAR-10).
 `python -m course_lib.experiments resolution` runs the 80×80 comparison with the same recipe.
+COURSE_EXPERIMENT_JOBS=N trains N runs at a time in separate processes (the same numbers, less wall time).
 """
 
 from __future__ import annotations
 
+from functools import lru_cache, partial
 from typing import Any
 
 from course_lib.data import TensorBatchLoader, crop_flip, split_loaders
 from course_lib.experiments import stats
-from course_lib.experiments._training import column, run_arm
+from course_lib.experiments._training import column, parallel_map, run_arm
 from course_lib.models import resnet18_cifar
 from course_lib.train import constant, cosine, linear_decay
 
@@ -47,31 +49,42 @@ def configuration(scale: str, arm: str) -> dict[str, Any]:
     return {**RECIPE, "lr": s["lr"], **CHANGES.get(arm, {})}
 
 
+@lru_cache(maxsize=None)
+def _splits(scale: str, side: int, augment: bool):
+    s = SETTINGS[scale]
+    return split_loaders("fashion_mnist", batch_size=s["batch"], val_size=s["val"], train_subset=s["train"],
+                         test_subset=s["test"], resize=side, channels=3,
+                         augment=crop_flip(side, padding=side // 8) if augment else None, seed=0)
+
+
+def _width(scale: str, config: dict[str, Any]) -> int:
+    return max(1, round(SETTINGS[scale]["width"] * config["width_factor"]))
+
+
+def _run_one(scale: str, task: tuple[dict[str, Any], int]) -> list[dict[str, Any]]:
+    """One configuration, one seed."""
+    config, seed = task
+    s, splits = SETTINGS[scale], _splits(scale, config["resolution"], config["augment"])
+    train_eval = TensorBatchLoader(splits.train.images, splits.train.targets, 2 * s["batch"],
+                                   transform=splits.val.transform)  # training images, not augmented
+    width = _width(scale, config)
+    return run_arm(
+        lambda: resnet18_cifar(num_classes=10, in_channels=3, width=width, batch_norm=config["batch_norm"]),
+        splits.train, splits.val, seeds=[seed], epochs=s["epochs"], test_loader=splits.test,
+        train_eval_loader=train_eval, step_points=40, optimizer=config["optimizer"], lr=config["lr"],
+        momentum=config["momentum"], weight_decay=config["weight_decay"], schedule=SCHEDULES[config["schedule"]]())
+
+
 def run_configurations(scale: str, arms: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """Train each named configuration over the scale's seeds on one fixed train/validation/test split."""
     s = SETTINGS[scale]
-    cache: dict[tuple[int, bool], Any] = {}
-    results, configurations = {}, {}
-    for name, config in arms.items():
-        key = (config["resolution"], config["augment"])
-        if key not in cache:
-            side = config["resolution"]
-            cache[key] = split_loaders("fashion_mnist", batch_size=s["batch"], val_size=s["val"],
-                                       train_subset=s["train"], test_subset=s["test"], resize=side, channels=3,
-                                       augment=crop_flip(side, padding=side // 8) if config["augment"] else None,
-                                       seed=0)
-        splits = cache[key]
-        train_eval = TensorBatchLoader(splits.train.images, splits.train.targets, 2 * s["batch"],
-                                       transform=splits.val.transform)  # training images, not augmented
-        width = max(1, round(s["width"] * config["width_factor"]))
-        results[name] = run_arm(
-            lambda: resnet18_cifar(num_classes=10, in_channels=3, width=width, batch_norm=config["batch_norm"]),
-            splits.train, splits.val, seeds=s["seeds"], epochs=s["epochs"], test_loader=splits.test,
-            train_eval_loader=train_eval, step_points=40, optimizer=config["optimizer"], lr=config["lr"],
-            momentum=config["momentum"], weight_decay=config["weight_decay"],
-            schedule=SCHEDULES[config["schedule"]]())
-        configurations[name] = {**config, "width": width}
-    any_split = next(iter(cache.values()))
+    tasks = [(name, config, seed) for name, config in arms.items() for seed in s["seeds"]]
+    done = parallel_map(partial(_run_one, scale), [(config, seed) for _, config, seed in tasks])
+    results: dict[str, list] = {}
+    for (name, _, _), runs in zip(tasks, done):
+        results.setdefault(name, []).extend(runs)
+    configurations = {name: {**config, "width": _width(scale, config)} for name, config in arms.items()}
+    any_split = _splits(scale, 32, True)
     return {
         "data": f"Fashion-MNIST as 3x32x32 (no CIFAR-10 offline): {any_split.train.num_samples:,} training images, "
                 f"validation {any_split.val.num_samples:,} held out of the training split, test "
