@@ -19,8 +19,6 @@ import tokenize
 from dataclasses import dataclass, field
 
 import numpy as np
-from copydetect.utils import get_copied_slices, get_document_fingerprints
-from scipy import sparse
 
 K_TOKENS = 12        # noise threshold: shorter common runs are never counted (copydetect's k)
 WINDOW = 4           # winnowing window: every common run of K_TOKENS + WINDOW - 1 tokens is found
@@ -239,6 +237,8 @@ def normalise(source: str, vocabulary: _Vocabulary, given: set[str] = frozenset(
 
 
 def _fingerprints(doc: Normalised, boilerplate: np.ndarray) -> tuple[set[int], dict[int, list[int]]]:
+    from copydetect.utils import get_document_fingerprints  # imported here: `autograde` never needs it
+
     if len(doc.text) < K_TOKENS:
         return set(), {}
     hashes, positions = get_document_fingerprints(doc.text, K_TOKENS, WINDOW, boilerplate)
@@ -246,6 +246,8 @@ def _fingerprints(doc: Normalised, boilerplate: np.ndarray) -> tuple[set[int], d
 
 
 def _matched_lines(doc: Normalised, positions: dict[int, list[int]], shared: set[int]) -> set[int]:
+    from copydetect.utils import get_copied_slices
+
     starts = np.array([p for h in shared for p in positions.get(h, [])], dtype=int)
     slices = get_copied_slices(starts, K_TOKENS)
     lines: set[int] = set()
@@ -290,6 +292,8 @@ def compare(cell: str, answers: dict[str, str], stub: str = "", threshold: float
 
 def _pair_scores(prints: list[set[int]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(first, second, score) of every pair sharing a fingerprint, first < second; score = shared / smaller."""
+    from scipy import sparse
+
     index: dict[int, int] = {}
     rows, cols = [], []
     for row, hashes in enumerate(prints):
