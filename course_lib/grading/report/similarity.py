@@ -3,9 +3,9 @@
 Each answer is parsed and walked into a stream of tokens (node types, numbers, library names) in which
 every name the student binds (variables, arguments, attributes set on ``self``, functions, classes)
 becomes one placeholder, comments and docstrings and imports disappear, the layout is lost, and a class's
-methods are put in a canonical order. Each token remembers its source line. copydetect then hashes the
-k-grams of that stream and keeps the winnowed fingerprints; fingerprints of the release's own code (the
-answer cell's stub) are dropped. One sparse matrix product counts the shared fingerprints of every pair,
+methods are put in a canonical order. Each token remembers its source line. Every run of K_TOKENS tokens
+is hashed (deterministically, so a report is the same on every run) and copydetect's winnowing keeps the
+fingerprints; fingerprints of the release's own code (the answer cell's stub) are dropped. One sparse matrix product counts the shared fingerprints of every pair,
 so the class-wide comparison costs a few milliseconds; only the pairs above the threshold are expanded
 into matching lines for the page.
 """
@@ -236,13 +236,28 @@ def normalise(source: str, vocabulary: _Vocabulary, given: set[str] = frozenset(
     return Normalised("".join(vocabulary[t] for t, _ in tokens), [line for _, line in tokens]), parsed
 
 
+def _kgram_hashes(text: str) -> np.ndarray:
+    """A hash of every run of K_TOKENS tokens, the same in every process (Python's own str hash is salted)."""
+    codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    windows = np.lib.stride_tricks.sliding_window_view(codes, K_TOKENS)
+    powers = np.array([pow(1_000_003, K_TOKENS - 1 - j, 2**64) for j in range(K_TOKENS)], dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        return (windows * powers).sum(axis=1, dtype=np.uint64).view(np.int64)
+
+
 def _fingerprints(doc: Normalised, boilerplate: np.ndarray) -> tuple[set[int], dict[int, list[int]]]:
-    from copydetect.utils import get_document_fingerprints  # imported here: `autograde` never needs it
+    """copydetect's winnowing over the token k-gram hashes, minus the boilerplate: fingerprint -> positions."""
+    from copydetect.utils import winnow  # imported here: `autograde` never needs it
 
     if len(doc.text) < K_TOKENS:
         return set(), {}
-    hashes, positions = get_document_fingerprints(doc.text, K_TOKENS, WINDOW, boilerplate)
-    return {int(h) for h in hashes}, {int(h): list(map(int, p)) for h, p in positions.items()}
+    hashes, positions = winnow(_kgram_hashes(doc.text), WINDOW, remove_duplicates=False)
+    found: dict[int, list[int]] = {}
+    skip = set(boilerplate.tolist())
+    for value, position in zip(hashes.tolist(), positions.tolist()):
+        if value not in skip:
+            found.setdefault(value, []).append(position)
+    return set(found), found
 
 
 def _matched_lines(doc: Normalised, positions: dict[int, list[int]], shared: set[int]) -> set[int]:
