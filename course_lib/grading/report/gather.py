@@ -182,12 +182,14 @@ def _release_layout(coursedir, assignment: str,
 def _apply_record(student: StudentResult, record: dict, tests: dict[str, TestCell]) -> None:
     """Take what the grader's record knows (per-check results, flags, time, memory, answers)."""
     student.record = True
-    if student.status != "graded" or record.get("status") != "graded":
-        student.status = record.get("status") or student.status
-        student.reason = record.get("reason") or student.reason
+    status, reason = record.get("status") or "", record.get("reason") or ""
+    if student.status == "graded" and status and status != "graded":  # the gradebook's scores stay authoritative
+        student.notes.append(f"the grader's record says {status}: {reason}; the gradebook still holds a score")
+    elif student.status != "graded" and status:
+        student.status, student.reason = status, reason or student.reason
     student.seconds = record.get("seconds", student.seconds)
     student.peak_memory_mb = record.get("peak_memory_mb", student.peak_memory_mb)
-    student.notes = [str(n) for n in record.get("notes") or []] or student.notes
+    student.notes += [str(n) for n in record.get("notes") or [] if str(n) not in student.notes]
     flags = [Flag(str(f.get("kind", "flag")), str(f.get("reason", "")), str(f.get("cell", "")), f.get("line"))
              for f in record.get("flags") or [] if isinstance(f, dict)]
     if flags or "flags" in record:
