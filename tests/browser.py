@@ -129,6 +129,20 @@ def run_axe(page: Any, tags: list[str] = WCAG_21_AA, context: str | None = None)
     return result["violations"]
 
 
+def within(page: Any, violations: list[dict], selector: str) -> list[dict]:
+    """The violations (axe's JSON) narrowed to the elements inside the first match of a CSS selector."""
+    inside = page.evaluate(
+        """([violations, selector]) => { const region = document.querySelector(selector);
+             return violations.map(v => v.nodes.map(n => { const e = document.querySelector(n.target[0]);
+               return !!(region && e && region.contains(e)); })); }""", [violations, selector])
+    narrowed = []
+    for violation, flags in zip(violations, inside):
+        nodes = [node for node, flag in zip(violation["nodes"], flags) if flag]
+        if nodes:
+            narrowed.append({**violation, "nodes": nodes})
+    return narrowed
+
+
 def severe(violations: list[dict]) -> list[dict]:
     """The violations axe rates serious or critical."""
     return [violation for violation in violations if violation.get("impact") in SEVERE]

@@ -34,7 +34,7 @@ def _shown_pooled_values(explorer: Explorer) -> list[float]:
     return [float(t) for t in re.findall(r">([-\d.]+)</text>", groups[1])]
 
 
-def test_conv_explorer_starts_on_the_rule_and_follows_a_slider() -> None:
+def test_conv_explorer_starts_on_the_rule_and_follows_a_control() -> None:
     explorer = conv_explorer()
     assert explorer.values == {"n": 7, "k": 3, "p": 1, "s": 2}
     assert _shown_output_size(explorer) == (4, 4)
@@ -127,3 +127,16 @@ def test_explorer_errors() -> None:
         pool_explorer(torch.zeros(12, 12))
     with pytest.raises(ValueError, match="2-D"):
         pool_explorer(torch.zeros(2, 4, 4))
+
+
+@pytest.mark.parametrize("make", [conv_explorer, pool_explorer], ids=["conv", "pool"])
+def test_every_control_is_named_and_keyboard_operable(make) -> None:
+    # Drop-down lists render as <label for> + <select> (a screen reader says the label, arrow keys
+    # change the value); toggle buttons are buttons named by their text. Sliders have no name.
+    from ipywidgets import Dropdown, ToggleButtons
+
+    for name, control in make().controls.items():
+        assert isinstance(control, (Dropdown, ToggleButtons)), f"{name}: {type(control).__name__}"
+        assert control.description.strip(), f"{name} has no label"
+        if isinstance(control, ToggleButtons):
+            assert len(control.tooltips) == len(control.options) and all(control.tooltips)

@@ -74,11 +74,10 @@ def resolve(root: Path, environ: Mapping[str, str] = os.environ) -> CourseLinks:
                          "give one like https://github.com/OWNER/REPO")
     branch = environ.get(BRANCH_VARIABLE, "").strip()
     if not branch and repository and not given:
-        current = _git(root, "rev-parse", "--abbrev-ref", "HEAD")
-        branch = "" if current == "HEAD" else current  # a detached checkout names no branch
+        branch = _git(root, "symbolic-ref", "--short", "-q", "HEAD")  # "" for a detached checkout
     hub = environ.get(JUPYTERHUB_VARIABLE, "").strip().rstrip("/")
     if hub and not hub.startswith(("https://", "http://")):
-        raise ValueError(f"{JUPYTERHUB_VARIABLE}={hub!r} must be an address such as https://hub.example.edu")
+        raise ValueError(f"{JUPYTERHUB_VARIABLE}={hub!r} must be an address such as https://hub.your-university.edu")
     return CourseLinks(repository, branch or DEFAULT_BRANCH, hub)
 
 
