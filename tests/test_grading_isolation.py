@@ -153,16 +153,25 @@ def test_without_unshare_the_grader_refuses_and_unsafe_grades_saying_so(course: 
 
 
 @linux_root
-def test_a_user_without_cgroups_is_refused_and_told_why(tmp_path: Path) -> None:
+def test_a_normal_user_without_cgroups_is_refused_and_told_why(tmp_path: Path) -> None:
     if cgroups.detect().version != 1:
         pytest.skip("on cgroup v2 a normal user may hold a delegated subtree; this checks v1 refusing one")
-    code = ("from course_lib.grading.sandbox import Sandbox, IsolationError\n"
-            "try:\n    Sandbox().start()\nexcept IsolationError as e:\n    print('STEP', e.step)\n    print(e)\n")
-    run = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-c", code],
+    code = ("import json, sys\nfrom course_lib.grading.sandbox import Sandbox, IsolationError, Limits\n"
+            "try:\n    Sandbox().start()\nexcept IsolationError as e:\n    print('STEP', e.step)\n    print(e)\n"
+            "with Sandbox(unsafe=True) as box:\n"
+            "    print('SKIPPED', json.dumps(box.skipped))\n"
+            "    print('PROBE', box.run([sys.argv[1]], {}, Limits(timeout=60)).cells[0]['outputs'][0]['text'])\n")
+    run = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-c", code,
+                          PROBE],
                          cwd=tmp_path, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO), "HOME": str(tmp_path)},
-                         capture_output=True, text=True, timeout=120)
+                         capture_output=True, text=True, timeout=180)
     assert "STEP cgroups" in run.stdout, run.stdout + run.stderr
     assert "Delegate=yes" in run.stdout and "--unsafe" in run.stdout
+    # With --unsafe it grades without cgroups only: a normal user's sandbox still keeps the template out of reach.
+    skipped = json.loads(run.stdout.split("SKIPPED ", 1)[1].splitlines()[0])
+    assert [s.split(":")[0] for s in skipped] == ["cgroups"], skipped
+    found = json.loads(run.stdout.split("PROBE ", 1)[1].splitlines()[0])
+    assert found["ptrace"] == -1 and found["environ"] == "PermissionError" and found["cgroupfs"] == []
 
 
 PROBE = r"""
