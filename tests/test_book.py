@@ -32,6 +32,7 @@ import browser as harness
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "book" / "_ext"))
 import course_links  # noqa: E402  (book/_ext/course_links.py: the links a build resolves)
+import figure_alt_text  # noqa: E402  (book/_ext/figure_alt_text.py: alt text where a cell gives none)
 
 SOURCE = Path(os.environ.get("BOOK_SOURCE_DIR", REPO)).resolve()
 BUILD_ROOT = Path(os.environ.get("BOOK_BUILD_DIR", SOURCE)).resolve()
@@ -424,6 +425,17 @@ def test_every_figure_has_meaningful_alt_text(pages: dict[str, PageReport]) -> N
         '{"mystnb": {"image": {"alt": "<what the figure shows>"}}}')
     assert meaningless_alt("../_images/9b48c0ffee0123456789abcdef.png") and meaningless_alt("")
     assert not meaningless_alt("Figure: Accuracy vs compute")
+
+
+def test_alt_text_fallback_reads_the_figures_titles() -> None:
+    source = ('fig, axes = plt.subplots(1, 2)\naxes[0].set_title("Loss per epoch")\n'
+              'axes[1].set_title(f"Accuracy, {n} runs")\nfig.suptitle(title)\n'
+              'plot_bars(values, title="Parameters per model")\nplt.title(f"{name}")\n')
+    assert figure_alt_text.titles_in(source) == ["Loss per epoch", "Accuracy, … runs", "Parameters per model"]
+    assert figure_alt_text.fallback_alt(source, "Training") == (
+        "Figure: Loss per epoch; Accuracy, … runs; Parameters per model")
+    assert figure_alt_text.fallback_alt("plt.imshow(image)", "Edges") == "Figure of the section “Edges”"
+    assert not meaningless_alt(figure_alt_text.fallback_alt("%matplotlib inline\nplt.plot(x)", ""))
 
 
 def test_chapter_page_shows_its_figure(pages: dict[str, PageReport]) -> None:
