@@ -26,7 +26,7 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "book" / "_ext"))
-from course_links import HOW_TO_CONFIGURE, CourseLinks, resolve  # noqa: E402
+from course_links import BRANCH_VARIABLE, HOW_TO_CONFIGURE, REPOSITORY_VARIABLE, CourseLinks, resolve  # noqa: E402
 
 TAG = "course-install"
 TAGS = [TAG, "remove-cell"]
@@ -45,8 +45,9 @@ def _install_course_lib(pip_target: str = {pip_target!r}) -> None:
         if not pip_target:
             print("course_lib is not installed, and no repository of the course was configured when this "
                   "notebook was prepared. Install it with `pip install git+https://…/REPO` (your instructor "
-                  "has the address), or, as the instructor, {how_to} and run "
-                  "`python scripts/add_install_cell.py`.")
+                  "has the address). Instructors: set {repository} (e.g. https://github.com/OWNER/REPO) "
+                  "and optionally {branch}, or add a git remote `origin`, then run "
+                  "`python scripts/add_install_cell.py` and commit the chapters.")
             return
         print(f"Installing the course's library: pip install {{pip_target}}")
         subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--ignore-requires-python", pip_target],
@@ -60,7 +61,7 @@ _install_course_lib()
 
 def cell_source(links: CourseLinks) -> str:
     """The install cell's code for these links."""
-    return TEMPLATE.format(pip_target=links.pip_target, how_to=HOW_TO_CONFIGURE.replace(" before building the book", ""))
+    return TEMPLATE.format(pip_target=links.pip_target, repository=REPOSITORY_VARIABLE, branch=BRANCH_VARIABLE)
 
 
 def chapter_notebooks(toc: Path = REPO / "_toc.yml") -> list[Path]:
