@@ -21,7 +21,7 @@ from . import static
 from . import verdicts as verdicts_
 from .replay import new_secret, submission_salt
 from .sandbox import JobResult
-from .sanitize import sanitize_data
+from .sanitize import sanitize_data, sanitize_html
 from .sandboxed import channel
 from .sandboxed.evidence import tensor_to_array
 
@@ -139,6 +139,9 @@ class SandboxedExecute(NbGraderPreprocessor):
         return answers, ""
 
     def preprocess(self, nb: NotebookNode, resources: dict) -> tuple[NotebookNode, dict]:
+        for cell in nb.cells:  # the student's own Markdown is shown to instructors too: no active content
+            if cell.cell_type == "markdown" and not _nbgrader(cell).get("locked"):
+                cell.source = sanitize_html(cell.source)
         code = [cell for cell in nb.cells if cell.cell_type == "code"]
         tests = [cell for cell in code if is_test_cell(cell)]
         runnable = [cell for cell in code if not is_test_cell(cell)]
