@@ -99,3 +99,12 @@ def test_test_cells_are_written_by_the_trusted_side(graded: dict) -> None:
              if c.metadata.get("nbgrader", {}).get("grade") and c.cell_type == "code"]
     assert cells and all("flagged for review" in c.outputs[0]["text"] for c in cells)
     assert all(c.outputs[-1]["data"]["text/plain"] == "0.0" for c in cells)
+
+
+def test_no_active_content_survives_in_any_graded_notebook(graded: dict) -> None:
+    notebooks = sorted((graded["root"] / "autograded").glob("*/resblk/resblk.ipynb"))
+    assert len(notebooks) == len(FORGERIES) + len(HONEST) + 2
+    for path in notebooks:
+        text = path.read_text().lower()
+        for active in ("<script", "onerror=", "javascript:", "application/javascript"):
+            assert active not in text, f"{active} in {path}"
