@@ -102,7 +102,8 @@ def seed_class(root: Path) -> dict[str, str]:
     done = subprocess.run([sys.executable, "-m", "course_lib.grading", "autograde", "resblk", "--no-progress",
                            "--jobs", "2"], cwd=root, env=env, capture_output=True, text=True)
     graded = {s: f for s, f in ((ids["indep_attributes"], "full"), (ids["wrong_no_final_relu"], "partial"))}
-    if done.returncode not in (0, 1) or not all((root / "autograded" / s).is_dir() for s in graded):
+    if done.returncode not in (0, 1) or not all((root / "autograded" / s / "resblk" / "resblk.ipynb").is_file()
+                                                for s in graded):
         sys.exit(f"the class grader could not seed the class:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
     return {outcome: student for student, outcome in graded.items()}
 
