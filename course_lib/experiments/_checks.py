@@ -42,7 +42,7 @@ def agrees(comparison: stats.Comparison, a: list[float], b: list[float], sentenc
         assert "beats" in sentence, sentence
     else:
         assert "within seed noise" in sentence, sentence
-    assert f"{abs(diff):.1f}" in sentence and f"±{noise:.1f}" in sentence, sentence
+    assert any(f"{abs(diff):.{d}f}" in sentence and f"±{noise:.{d}f}" in sentence for d in (1, 3)), sentence
 
 
 def cells(notebook: str) -> list[dict[str, Any]]:

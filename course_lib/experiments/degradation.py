@@ -12,7 +12,7 @@ from typing import Any
 
 from course_lib.data import split_loaders
 from course_lib.experiments import stats
-from course_lib.experiments._training import column, parallel_map, run_arm
+from course_lib.experiments._training import column, loss_sentence, parallel_map, run_arm
 from course_lib.models.variants import cifar_net
 
 SETTINGS = {
@@ -70,8 +70,7 @@ def verdicts(results: dict[str, Any]) -> dict[str, stats.Comparison]:
 
 def verdict_sentences(results: dict[str, Any]) -> list[str]:
     """The chapter's sentences, one per comparison, written from the numbers."""
-    return [c.sentence(metric="final training loss", unit="", higher_is_better=False)
-            for c in verdicts(results).values()]
+    return [loss_sentence(c, "final training loss") for c in verdicts(results).values()]
 
 
 def degradation_shown(results: dict[str, Any]) -> bool:

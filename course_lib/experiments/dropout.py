@@ -12,7 +12,7 @@ from typing import Any
 
 from course_lib.data import split_loaders
 from course_lib.experiments import stats
-from course_lib.experiments._training import column, run_arm
+from course_lib.experiments._training import column, loss_sentence, run_arm
 from course_lib.models import VGG
 from course_lib.models.variants import kaiming_linear_
 
@@ -76,7 +76,7 @@ def verdict_sentences(results: dict[str, Any]) -> dict[str, str]:
         "gap": v["gap"].sentence(metric="train-minus-validation gap (smaller is less overfitting)",
                                  higher_is_better=False),
         "accuracy": v["accuracy"].sentence(metric="final validation accuracy"),
-        "loss": v["loss"].sentence(metric="final validation loss", unit="", higher_is_better=False),
+        "loss": loss_sentence(v["loss"], "final validation loss"),
     }
 
 
