@@ -100,7 +100,7 @@ def seed_class(root: Path) -> dict[str, str]:
     env = democourse.nbgrader_env()
     env["PYTHONPATH"] = str(REPO)
     done = subprocess.run([sys.executable, "-m", "course_lib.grading", "autograde", "resblk", "--no-progress",
-                           "--jobs", "2"], cwd=root, env=env, capture_output=True, text=True)
+                           "--jobs", "1"], cwd=root, env=env, capture_output=True, text=True)
     graded = {s: f for s, f in ((ids["indep_attributes"], "full"), (ids["wrong_no_final_relu"], "partial"))}
     if done.returncode not in (0, 1) or not all((root / "autograded" / s / "resblk" / "resblk.ipynb").is_file()
                                                 for s in graded):

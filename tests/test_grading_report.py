@@ -39,8 +39,10 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> dict:
     """The bank handed in, graded by the class grader, two feedback pages generated, the report written."""
     root = tmp_path_factory.mktemp("report") / "course"
     ids = report_bank.make_course(root)
-    grading = _run(root, "autograde", "resblk", "--no-progress", "--jobs", "2")
+    grading = _run(root, "autograde", "resblk", "--no-progress", "--jobs", "1")  # one slot: lean on 2 cores
     assert grading.returncode in (0, 1), grading.stdout + grading.stderr
+    failed = [line for line in grading.stdout.splitlines() if line.lstrip().startswith("failed") and "st99" not in line]
+    assert not failed, "the class grader could not grade these bank hand-ins:\n" + "\n".join(failed)
     for name in ("indep_attributes", "wrong_no_final_relu"):
         done = democourse.nbgrader(root, "generate_feedback", "resblk", "--student", ids[name], check=False)
         assert done.returncode == 0, done.stderr
