@@ -10,6 +10,7 @@ The sandbox's answers are plain values and arrays (``sandboxed.channel``); nothi
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import hashlib
 import secrets
 from collections import defaultdict
@@ -18,23 +19,22 @@ from typing import Any
 
 import numpy as np
 
-_salt: int = 0
+_salt: contextvars.ContextVar[int] = contextvars.ContextVar("grading_salt", default=0)  # per thread
 
 
 @contextlib.contextmanager
 def salted(value: int) -> Iterator[None]:
     """Mix ``value`` into every seed the checks draw (``checks.generator``), for one grading run's inputs."""
-    global _salt
-    before, _salt = _salt, value
+    token = _salt.set(value)
     try:
         yield
     finally:
-        _salt = before
+        _salt.reset(token)
 
 
 def salt() -> int:
     """The salt in force: 0 in the student's own notebook, a secret per submission when the class grader runs."""
-    return _salt
+    return _salt.get()
 
 
 def submission_salt(secret: bytes, student: str) -> int:

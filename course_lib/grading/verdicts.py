@@ -9,9 +9,7 @@ once replaying the sandbox's answers; the check's score becomes the cell's outpu
 from __future__ import annotations
 
 import ast
-import contextlib
 import importlib
-import io
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -107,19 +105,20 @@ class CellVerdict:
 
 def _run_check(call: TestCall, target: Target) -> CellVerdict:
     check = getattr(importlib.import_module(f"{PACKAGE}.{call.module}"), call.function)
-    printed = io.StringIO()
-    with contextlib.redirect_stdout(printed), checks.collect_reports() as reports:
+    broken = ""
+    with checks.collect_reports() as reports:
         try:
             score = float(check(target, points=call.points))
         except Exception as exc:  # noqa: BLE001 - a check that breaks on odd evidence scores 0, and says so
             score = 0.0
-            print(f"  0 points: the check could not use this hand-in's evidence ({type(exc).__name__}: {exc})")
+            broken = f"  0 points: the check could not use this hand-in's evidence ({type(exc).__name__}: {exc})\n"
     cases = [{"name": name, "passed": passed, "message": "" if passed else detail}
              for report in reports for name, passed, detail in report.cases]
     if any(report.blocked for report in reports):
         cases = [{"name": report.title, "passed": False, "message": report.blocked} for report in reports]
     title = reports[0].title if reports else call.function
-    return CellVerdict(call, max(0.0, min(score, call.points)), printed.getvalue(), cases, title)
+    text = "".join(report.text() for report in reports) + broken
+    return CellVerdict(call, max(0.0, min(score, call.points)), text, cases, title)
 
 
 @dataclass
