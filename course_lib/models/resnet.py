@@ -240,8 +240,10 @@ class ResBlk(nn.Module):
 
     These attribute names are part of the exercise's contract: keep them stable.
     The block in the source notes had two faults fixed here: it left out the ReLU after the
-    addition, and it projected the shortcut only when the channels changed, so stride 2 with
-    equal channels failed to add tensors of different sizes.
+    addition, and it projected the shortcut only when the channels changed, so with stride 2 and
+    equal channels the sum mixes a halved branch with the full-size input: an error for most
+    sizes, and a silent broadcast (a wrong result of the wrong shape) when the branch is 1x1, as in
+    the notes' own four-block network.
     """
 
     def __init__(self, ch_in: int, ch_out: int, stride: int = 1) -> None:
