@@ -88,12 +88,7 @@ def run_arm(
 
 def loss_sentence(comparison, metric: str) -> str:
     """`Comparison.sentence` for losses (lower is better), with three decimals instead of one."""
-    gap = f"{abs(comparison.diff):.3f} (noise ±{comparison.noise:.3f})"
-    if not comparison.separated:
-        return f"{comparison.name_a} and {comparison.name_b} are within seed noise of each other on {metric}: {gap}."
-    best, other = ((comparison.name_a, comparison.name_b) if comparison.diff < 0
-                   else (comparison.name_b, comparison.name_a))
-    return f"{best} beats {other} on {metric} by {gap}, more than the seed-to-seed spread."
+    return comparison.sentence(metric, unit="", higher_is_better=False, digits=3)
 
 
 JOBS_ENV = "COURSE_EXPERIMENT_JOBS"

@@ -43,9 +43,10 @@ class Comparison:
             return None
         return self.name_a if self.diff > 0 else self.name_b
 
-    def sentence(self, metric: str = "test accuracy", unit: str = " points", higher_is_better: bool = True) -> str:
+    def sentence(self, metric: str = "test accuracy", unit: str = " points", higher_is_better: bool = True,
+                 digits: int = 1) -> str:
         """The verdict in words, computed from the numbers (never written by hand)."""
-        gap = f"{abs(self.diff):.1f}{unit} (noise ±{self.noise:.1f}{unit})"
+        gap = f"{abs(self.diff):.{digits}f}{unit} (noise ±{self.noise:.{digits}f}{unit})"
         if not self.separated:
             return f"{self.name_a} and {self.name_b} are within seed noise of each other on {metric}: {gap}."
         better_a = (self.diff > 0) == higher_is_better
