@@ -27,9 +27,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown experiment {args.name!r}; choose one of: {', '.join(names)}")
     scale = args.scale or ("full" if os.environ.get("COURSE_FULL") == "1" else "medium")
     module = importlib.import_module(f"{__package__}.{args.name}")
-    started = time.time()
+    started, commit = time.time(), store.current_commit()
     results = module.run(scale)
-    path = store.save(args.name, scale, results, started=started, argv=sys.argv, out=args.out)
+    path = store.save(args.name, scale, results, started=started, argv=sys.argv, out=args.out, commit=commit)
     print(f"{args.name} ({scale}): {time.time() - started:.0f} s, results in {path}")
     return 0
 

@@ -17,6 +17,11 @@ REPO = Path(__file__).resolve().parents[2]
 RESULTS_DIR = REPO / "book" / "results"
 
 
+def current_commit() -> str:
+    """The checked-out commit, with '+changes' when tracked files differ from it (the code that ran)."""
+    return _commit()
+
+
 def _commit() -> str:
     try:
         out = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True,
@@ -34,12 +39,12 @@ def _device() -> str:
     return f"cpu: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
 
 
-def provenance(started: float, argv: list[str] | None = None) -> dict[str, Any]:
-    """Who made these numbers: command, commit, device, library versions, start time and wall time."""
+def provenance(started: float, argv: list[str] | None = None, commit: str | None = None) -> dict[str, Any]:
+    """Who made these numbers: command, commit (as the run started), device, versions, start and wall time."""
     command = "python -m course_lib.experiments " + " ".join(shlex.quote(a) for a in (argv or [])[1:])
     return {
         "command": command.strip(),
-        "commit": _commit(),
+        "commit": commit or _commit(),
         "device": _device(),
         "torch": torch.__version__,
         "python": platform.python_version(),
@@ -53,11 +58,12 @@ def path_for(name: str, scale: str) -> Path:
 
 
 def save(name: str, scale: str, results: dict[str, Any], *, started: float, argv: list[str] | None = None,
-         out: str | Path | None = None) -> Path:
+         out: str | Path | None = None, commit: str | None = None) -> Path:
     """Write ``results`` (JSON-able: numbers per seed, seeds, epochs, data) with provenance; return the path."""
     path = Path(out) if out else path_for(name, scale)
     path.parent.mkdir(parents=True, exist_ok=True)
-    payload = {"experiment": name, "scale": scale, "provenance": provenance(started, argv), "results": results}
+    payload = {"experiment": name, "scale": scale, "provenance": provenance(started, argv, commit),
+               "results": results}
     path.write_text(json.dumps(payload, indent=1, sort_keys=False) + "\n")
     return path
 
