@@ -334,6 +334,7 @@ def autograde(options: Options) -> Report:
         check_submission(sub, notebooks, [*coursedir.ignore, "timestamp.txt"])
         if sub.problem:
             outcomes.append(Outcome(sub.student, "failed", sub.problem, list(sub.notes)))
+            records.write(root / records.RECORDS_DIR, options.assignment, outcomes[-1], [])  # says why
         else:
             ready.append(sub)
     if not ready:
