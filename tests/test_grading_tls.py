@@ -8,6 +8,7 @@ Certificates come from the real `python -m course_lib.grading certs DIR`; the cl
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import subprocess
 import sys
 from pathlib import Path
@@ -54,7 +55,9 @@ def try_to_join(address: str, sec=None) -> str:
             return f"refused ({type(exc).__name__})"
         await worker.close()
         return "joined"
-    return asyncio.run(attempt())
+    # in a thread of its own: this test process may already run an event loop (the browser tests' one)
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, attempt()).result()
 
 
 def test_certs_refuses_to_overwrite_a_ca(certs: CertPaths) -> None:
