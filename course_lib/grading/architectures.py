@@ -34,28 +34,21 @@ def _module_cases(report: Report, label: str, student: Callable[..., nn.Module],
     seed = salted_seed(12)
     ev = mod.module_evidence(student, args, inputs, seed)
 
-    def usable(key: str) -> dict:
-        if key not in ev:
-            raise RuntimeError(mod.failure(ev) or "no evidence")
-        return ev
-
     def shape():
         with torch.no_grad():
             expected = tuple(reference().eval()(inputs[0]).shape)
-        got = usable("eval")["eval"][0]
+        got = mod.require(ev, "eval")["eval"][0]
         got = tuple(got.shape) if isinstance(got, torch.Tensor) else type(got).__name__
         return got == expected, f"expected output shape {expected}, got {got}"
 
     def count():
-        got = mod.parameter_count(usable("structure")["structure"])
+        got = mod.parameter_count(mod.require(ev, "structure")["structure"])
         allowed = sorted(_counts(reference()))
         return got in allowed, f"got {got:,} parameters, expected {allowed[0]:,}" + \
             (f" to {allowed[-1]:,} (with biases)" if len(allowed) > 1 else "")
 
     def function():
-        why = mod.failure(ev)
-        if why:
-            raise RuntimeError(why)
+        mod.require(ev)
         match = mod.match_reference(ev, reference, inputs, seed)
         if match is None:
             return False, "its layers (kinds and shapes) do not match the specification"

@@ -42,6 +42,13 @@ def failure(ev: Any) -> str | None:
     return ev.get("error")
 
 
+def require(ev: Any, key: str | None = None) -> dict:
+    """``ev`` if it can be used (and holds ``key``), else a RuntimeError saying what the student's module did."""
+    if isinstance(ev, dict) and (key in ev if key else not ev.get("error")):
+        return ev
+    raise RuntimeError(failure(ev) or "no evidence")
+
+
 def as_tensor(value: Any, what: str = "the output") -> torch.Tensor:
     """``value`` if it is a tensor; else a TypeError that says what came instead."""
     if isinstance(value, torch.Tensor):

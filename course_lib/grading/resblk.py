@@ -36,15 +36,6 @@ def _out_size(n: int, stride: int) -> int:
     return (n + 2 - 3) // stride + 1
 
 
-def _evidence(cls, ch_in: int, ch_out: int, stride: int, inputs: list[torch.Tensor], seed: int = 1) -> dict:
-    """The block's evidence for these inputs; raises with the student's error if it could not be made."""
-    ev = mod.module_evidence(cls, (ch_in, ch_out, stride), inputs, salted_seed(seed))
-    why = mod.failure(ev)
-    if why:
-        raise RuntimeError(why)
-    return ev
-
-
 def shapes(cls: Callable[..., nn.Module], points: float = 2) -> float:
     """Output shape (N, ch_out, H', W') for kept shape, more channels, stride 2 (also with equal channels) and 4."""
     report = Report("ResBlk output shapes", points)
@@ -56,10 +47,7 @@ def shapes(cls: Callable[..., nn.Module], points: float = 2) -> float:
 
         def case(ev=ev, x=x, ch_out=ch_out, stride=stride):
             expected = (2, ch_out, _out_size(x.shape[2], stride), _out_size(x.shape[3], stride))
-            why = mod.failure(ev)
-            if why and "train" not in ev:
-                raise RuntimeError(why)
-            out = ev["train"]
+            out = mod.require(ev, "train")["train"]
             shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
             return shape == expected, f"expected {expected}, got {shape}"
         report.check(f"ResBlk({ch_in}, {ch_out}, stride={stride}) on (2, {ch_in}, 12, 10)", case)
@@ -91,9 +79,7 @@ def parameter_count(cls: Callable[..., nn.Module], points: float = 1) -> float:
         ev = mod.module_evidence(cls, (ch_in, ch_out, stride), [_inputs(ch_in, batch=2)], salted_seed(1))
 
         def case(ev=ev, ch_in=ch_in, ch_out=ch_out, stride=stride):
-            if "structure" not in ev:
-                raise RuntimeError(mod.failure(ev))
-            count = mod.parameter_count(ev["structure"])
+            count = mod.parameter_count(mod.require(ev, "structure")["structure"])
             allowed = sorted(allowed_parameter_counts(ch_in, ch_out, stride))
             return count in allowed, f"got {count:,}, expected {allowed[0]:,} (or with conv biases {allowed[-1]:,})"
         report.check(f"ResBlk({ch_in}, {ch_out}, stride={stride})", case)
@@ -114,9 +100,7 @@ def same_function(cls: Callable[..., nn.Module], points: float = 3) -> float:
         ev = mod.module_evidence(cls, (ch_in, ch_out, stride), inputs, salted_seed(2))
 
         def case(ev=ev, inputs=inputs, ch_in=ch_in, ch_out=ch_out, stride=stride):
-            why = mod.failure(ev)
-            if why:
-                raise RuntimeError(why)
+            mod.require(ev)
             match = mod.match_reference(ev, lambda: _reference(ch_in, ch_out, stride), inputs, salted_seed(2))
             if match is None:
                 return False, "its layers (convolutions, batch norms) do not match the specification"
@@ -187,10 +171,7 @@ def residual(cls: Callable[..., nn.Module], points: float = 2) -> float:
     identity_ev = mod.module_evidence(cls, (8, 8, 1), [x], salted_seed(3))
 
     def identity_case():
-        why = mod.failure(identity_ev)
-        if why and "ablations" not in identity_ev:
-            raise RuntimeError(why)
-        for entry in identity_ev.get("ablations", []):
+        for entry in mod.require(identity_ev, "ablations")["ablations"]:
             if mod.relative_error(entry.get("out"), torch.relu(x)) < TOLERANCE:
                 return True
         return False, "no batch norm, once zeroed, leaves ReLU(x): is x added and ReLU applied after the sum?"
@@ -201,9 +182,7 @@ def residual(cls: Callable[..., nn.Module], points: float = 2) -> float:
         ev = mod.module_evidence(cls, (ch_in, ch_out, stride), inputs, salted_seed(4))
 
         def projection_case(ev=ev, inputs=inputs, ch_in=ch_in, ch_out=ch_out, stride=stride):
-            why = mod.failure(ev)
-            if why:
-                raise RuntimeError(why)
+            mod.require(ev)
             ok = _shortcut_matches(ev, lambda: _reference(ch_in, ch_out, stride), inputs[0], salted_seed(4))
             return ok, "with the residual branch zeroed the output is not ReLU(projection(x))"
         report.check(f"ResBlk({ch_in}, {ch_out}, stride={stride}): zeroed residual branch gives "
@@ -223,23 +202,18 @@ def batchnorm_modes(cls: Callable[..., nn.Module], points: float = 1) -> float:
         seed = salted_seed(5)
         ev = mod.module_evidence(cls, (ch_in, ch_out, stride), [x, other], seed)
 
-        def usable(ev=ev, key="train_more"):
-            if key not in ev:
-                raise RuntimeError(mod.failure(ev) or "no evidence")
-            return ev
-
         def batch_dependent(ev=ev):
-            ev = usable(ev)
+            ev = mod.require(ev, "train_more")
             return mod.relative_error(ev["train_more"][0][0], mod.as_tensor(ev["train"])[0]) > 1e-3, \
                 "in train mode a sample's output should depend on the rest of the batch"
 
         def batch_independent(ev=ev):
-            ev = usable(ev, "eval")
+            ev = mod.require(ev, "eval")
             return mod.relative_error(ev["eval"][1][0], mod.as_tensor(ev["eval"][0])[0]) < TOLERANCE, \
                 "in eval mode a sample's output should not depend on the rest of the batch"
 
         def statistics_tracked(ev=ev, seed=seed):
-            ev = usable(ev, "buffers_after_train")
+            ev = mod.require(ev, "buffers_after_train")
             start = [{n: harness.fill_values(seed, i, e["kind"], n, shape) for n, shape in e["buffers"].items()}
                      for i, e in enumerate(ev["structure"])]
             pairs = [(start[i][n], after[n]) for i, after in enumerate(ev["buffers_after_eval"]) for n in after]
@@ -265,15 +239,13 @@ def gradients(cls: Callable[..., nn.Module], points: float = 1) -> float:
         ev = mod.module_evidence(cls, (ch_in, ch_out, stride), [_inputs(ch_in)], salted_seed(6))
 
         def to_input(ev=ev):
-            if "grad_params" not in ev:
-                raise RuntimeError(mod.failure(ev) or "no evidence")
+            mod.require(ev, "grad_params")
             grad = ev["grad_input"]
             ok = isinstance(grad, torch.Tensor) and bool(torch.isfinite(grad).all()) and grad.abs().sum().item() > 0
             return ok, "no finite, non-zero gradient reaches the input"
 
         def to_parameters(ev=ev):
-            if "grad_params" not in ev:
-                raise RuntimeError(mod.failure(ev) or "no evidence")
+            mod.require(ev, "grad_params")
             grads = [(ev["structure"][i]["params"][n], g) for i, entry in enumerate(ev["grad_params"])
                      for n, g in entry.items()]
             missing = [tuple(shape) for shape, g in grads

@@ -201,18 +201,19 @@ class RequestTimeout(BaseException):
     """One request ran past its time (a BaseException, so ``except Exception`` in student code can't eat it)."""
 
 
-def _to_torch(value: Any) -> Any:
+def to_torch(value: Any) -> Any:
+    """Arrays (from the channel) as torch tensors, in lists, tuples and dicts alike."""
     import numpy as np
     import torch
 
     if isinstance(value, np.ndarray):
         return torch.from_numpy(value.copy())
     if isinstance(value, list):
-        return [_to_torch(v) for v in value]
+        return [to_torch(v) for v in value]
     if isinstance(value, tuple):
-        return tuple(_to_torch(v) for v in value)
+        return tuple(to_torch(v) for v in value)
     if isinstance(value, dict):
-        return {k: _to_torch(v) for k, v in value.items()}
+        return {k: to_torch(v) for k, v in value.items()}
     return value
 
 
@@ -244,14 +245,14 @@ def answer(namespace: dict, requests: list, seconds: float | None) -> list[dict]
         if target is None:
             results.append({"error": f"NameError: name {request.get('target')!r} is not defined"})
             continue
-        args, kwargs = _to_torch(list(request.get("args", []))), _to_torch(dict(request.get("kwargs", {})))
+        args, kwargs = to_torch(list(request.get("args", []))), to_torch(dict(request.get("kwargs", {})))
         if seconds:
             signal.setitimer(signal.ITIMER_REAL, seconds)
         try:
             if request.get("op") == "call":
                 results.append(call_evidence(target, args, kwargs))
             elif request.get("op") == "module":
-                results.append(module_evidence(target, args, kwargs, _to_torch(list(request["inputs"])),
+                results.append(module_evidence(target, args, kwargs, to_torch(list(request["inputs"])),
                                                int(request["seed"])))
             else:
                 results.append({"error": "unknown request"})
