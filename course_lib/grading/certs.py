@@ -146,8 +146,8 @@ def instructions(paths: CertPaths) -> str:
         "ca.pem, worker.pem and worker-key.pem",
         f"  scheduler:  dask scheduler --tls-ca-file {d}/ca.pem --tls-cert {d}/scheduler.pem "
         f"--tls-key {d}/scheduler-key.pem",
-        f"  worker:     dask worker tls://SCHEDULER:8786 --nthreads 1 --tls-ca-file ca.pem --tls-cert worker.pem "
-        "--tls-key worker-key.pem",
+        f"  worker:     dask worker tls://SCHEDULER:8786 --nthreads 1 --tls-ca-file {d}/ca.pem "
+        f"--tls-cert {d}/worker.pem --tls-key {d}/worker-key.pem",
         f"  grading:    DASK_CONFIG={d} python -m course_lib.grading autograde ASSIGNMENT --scheduler "
         "tls://SCHEDULER:8786",
     ])
