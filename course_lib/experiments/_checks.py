@@ -10,6 +10,8 @@ import statistics
 from pathlib import Path
 from typing import Any
 
+from scipy import stats as scipy_stats
+
 from course_lib.experiments import stats, store
 
 BOOK = store.REPO / "book"
@@ -33,15 +35,23 @@ def complete(name: str, scale: str = "medium", min_seeds: int = 3) -> dict[str, 
 
 
 def agrees(comparison: stats.Comparison, a: list[float], b: list[float], sentence: str) -> None:
-    """Recompute the comparison with the standard library and check the sentence says the same."""
+    """Recompute the comparison with scipy's own Welch test and check the sentence says the same.
+
+    The interval comes from `scipy.stats.ttest_ind(equal_var=False).confidence_interval()`, not from
+    `stats`, so a wrong quantile or a wrong degrees-of-freedom formula in `stats` fails here.
+    """
     diff = statistics.fmean(a) - statistics.fmean(b)
-    noise = 2 * math.sqrt(statistics.variance(a) / len(a) + statistics.variance(b) / len(b))
+    test = scipy_stats.ttest_ind(a, b, equal_var=False)
+    interval = test.confidence_interval(stats.CONFIDENCE)
+    noise = (interval.high - interval.low) / 2
     assert math.isclose(comparison.diff, diff, rel_tol=1e-9, abs_tol=1e-12)
     assert math.isclose(comparison.noise, noise, rel_tol=1e-9, abs_tol=1e-12)
-    if abs(diff) > noise:
+    assert (interval.low > 0 or interval.high < 0) == (test.pvalue < 1 - stats.CONFIDENCE)
+    if test.pvalue < 1 - stats.CONFIDENCE:
         assert "beats" in sentence, sentence
     else:
         assert "within seed noise" in sentence, sentence
+    assert "Welch" in sentence, sentence  # the rule is named where the verdict is printed
     assert any(f"{abs(diff):.{d}f}" in sentence and f"±{noise:.{d}f}" in sentence for d in (1, 3)), sentence
 
 

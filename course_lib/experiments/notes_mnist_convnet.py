@@ -19,7 +19,6 @@ download them).
 
 from __future__ import annotations
 
-import math
 import time
 from typing import Any
 
@@ -200,7 +199,7 @@ def replication_sentence(results: dict[str, Any]) -> str:
     passes = steps / results["steps_per_epoch"]
     n_train = results["n_train"]
     gap = mean - NOTES_TEST_ACCURACY
-    noise = 2 * sd / math.sqrt(len(finals)) if len(finals) > 1 else 0.0
+    noise = stats.mean_interval(finals) if len(finals) > 1 else 0.0  # 95 % t interval of the mean
     if abs(gap) <= max(noise, 0.5):
         relation = "matches the notes' result within half a point"
     elif gap < 0:
