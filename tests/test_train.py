@@ -55,7 +55,7 @@ from course_lib.data import get_loaders
 from course_lib.models import LeNet5
 from torch._dynamo.utils import counters
 
-from course_lib.train import Checkpoint, History, StopAfter, Trainer, fit_or_load, seed_everything, select_device
+from course_lib.train import Callback, Checkpoint, History, StopAfter, Trainer, fit_or_load, seed_everything, select_device
 
 
 class SmallNet(nn.Sequential):
@@ -233,3 +233,29 @@ class SmallNet4x(nn.Sequential):
             nn.Conv2d(8, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
             nn.Flatten(), nn.Linear(16 * 8 * 8, 10),
         )
+
+
+class BatchLog(Callback):
+    """Records every hook call it receives, so a test can see which callbacks saw which batches."""
+
+    def __init__(self) -> None:
+        self.batches: list[tuple[int, float]] = []
+        self.epochs: list[int] = []
+
+    def on_batch_end(self, trainer: Trainer, step: int, loss: torch.Tensor) -> None:
+        self.batches.append((step, float(loss)))
+
+    def on_epoch_end(self, trainer: Trainer, epoch: int, metrics: dict) -> None:
+        self.epochs.append(epoch)
+
+
+def test_callbacks_given_to_fit_see_every_batch_like_the_trainers_own(small_loaders):
+    train, _ = small_loaders
+    batches = [batch for _, batch in zip(range(3), train)]
+    own, passed = BatchLog(), BatchLog()
+    trainer = Trainer(SmallNet(), device="cpu", progress=False, callbacks=[own])
+    trainer.fit(batches, epochs=2, callbacks=[passed])
+    assert [step for step, _ in passed.batches] == [0, 1, 2, 0, 1, 2]
+    assert passed.batches == own.batches
+    assert all(math.isfinite(loss) for _, loss in passed.batches)
+    assert passed.epochs == own.epochs == [0, 1]

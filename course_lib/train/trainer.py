@@ -162,7 +162,8 @@ class Trainer:
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
 
-    def _train_epoch(self, loader: Iterable, epoch: int) -> dict:
+    def _train_epoch(self, loader: Iterable, epoch: int, hooks: Sequence[Callback] = ()) -> dict:
+        """One pass over `loader`; every hook (the Trainer's callbacks and those given to `fit`) sees each batch."""
         self.model.train()
         loss_sum = torch.zeros((), device=self.device, dtype=self._sum_dtype)
         correct = torch.zeros((), device=self.device, dtype=torch.int64)
@@ -185,8 +186,8 @@ class Trainer:
             loss_sum += loss.detach().to(self._sum_dtype) * len(y)
             correct += (logits.detach().argmax(dim=1) == y).sum()
             seen += len(y)
-            for callback in self.callbacks:
-                callback.on_batch_end(self, step, loss.detach())
+            for hook in hooks:
+                hook.on_batch_end(self, step, loss.detach())
             if show:
                 bar.update(1)
                 if step % 25 == 0:
@@ -221,7 +222,7 @@ class Trainer:
             for hook in hooks:
                 hook.on_epoch_start(self, epoch)
             _set_epoch(train_loader, epoch)
-            metrics = self._train_epoch(train_loader, epoch)
+            metrics = self._train_epoch(train_loader, epoch, hooks)
             if test_loader is not None:
                 result = self.evaluate(test_loader)
                 metrics["test_loss"], metrics["test_acc"] = result["loss"], result["acc"]
