@@ -12,8 +12,8 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-SCALES = ("fast", "medium", "full")
-_NOT_EXPERIMENTS = {"store", "stats"}
+SCALES = ("tiny", "fast", "medium", "full")
+_NOT_EXPERIMENTS = {"store", "stats", "runs"}
 
 
 def available() -> list[str]:

@@ -1,4 +1,9 @@
-"""``python -m course_lib.experiments NAME [--scale fast|medium|full]``: run one experiment, store its results."""
+"""``python -m course_lib.experiments NAME [--scale tiny|fast|medium|full]``: run one experiment, store its results.
+
+Resumable: every finished (arm, seed) is written at once to ``book/results/runs/NAME-SCALE/`` and skipped
+by the next call, which trains only what is missing; the combined ``book/results/NAME-SCALE.json`` is
+rebuilt from those files each time all of them exist. Interrupt it whenever: what finished stays stored.
+"""
 
 from __future__ import annotations
 
@@ -8,17 +13,42 @@ import os
 import sys
 import time
 
-from . import SCALES, available, store
+from . import SCALES, available, runs, store
+
+
+def run_one(name: str, scale: str, *, argv: list[str], out: str | None = None, runs_dir: str | None = None) -> str:
+    """Run (or complete) one experiment at `scale` and write its combined results file; returns its path."""
+    module = importlib.import_module(f"{__package__}.{name}")
+    settings = getattr(module, "SETTINGS", None)
+    if isinstance(settings, dict) and scale not in settings:
+        raise SystemExit(f"{name} has no {scale!r} scale (it has: {', '.join(settings)}); choose one of those")
+    started, commit = time.time(), store.current_commit()
+    resumable = getattr(module, "RESUMABLE", True)
+    run_store = runs.RunStore(runs_dir or runs.default_dir(name, scale, out), commit=commit) if resumable else None
+    with runs.storing(run_store):
+        results = module.run(scale)
+    extra = {}
+    if run_store is not None:
+        extra = {"runs_dir": os.path.relpath(run_store.directory, store.REPO),
+                 "runs_loaded": len(run_store.loaded), "runs_trained": len(run_store.trained)}
+    path = store.save(name, scale, results, started=started, argv=argv, out=out, commit=commit, extra=extra)
+    loaded = f"; {len(run_store.loaded)} runs were stored already, {len(run_store.trained)} trained now" if run_store else ""
+    print(f"{name} ({scale}): {time.time() - started:.0f} s{loaded}; results in {path}", flush=True)
+    return str(path)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m course_lib.experiments", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m course_lib.experiments", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("name", nargs="?", help="experiment to run (omit to list them)")
     parser.add_argument("--scale", choices=SCALES, default=None,
-                        help="fast (the chapter's live run), medium (CPU, minutes) or full (GPU); "
-                             "default: full when COURSE_FULL=1, else medium")
+                        help="tiny (the test suite's end-to-end check), fast (the chapter's live run), "
+                             "medium (CPU, hours over sessions) or full (GPU); default: full when COURSE_FULL=1, else medium")
     parser.add_argument("--out", default=None, help="results file (default: book/results/NAME-SCALE.json)")
+    parser.add_argument("--runs-dir", default=None,
+                        help="folder of the per-run files (default: runs/NAME-SCALE/ beside the results file)")
     args = parser.parse_args(argv)
+    argv_used = sys.argv if argv is None else ["course_lib.experiments", *argv]
     names = available()
     if not args.name:
         print("experiments:", ", ".join(names))
@@ -26,11 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.name not in names:
         parser.error(f"unknown experiment {args.name!r}; choose one of: {', '.join(names)}")
     scale = args.scale or ("full" if os.environ.get("COURSE_FULL") == "1" else "medium")
-    module = importlib.import_module(f"{__package__}.{args.name}")
-    started, commit = time.time(), store.current_commit()
-    results = module.run(scale)
-    path = store.save(args.name, scale, results, started=started, argv=sys.argv, out=args.out, commit=commit)
-    print(f"{args.name} ({scale}): {time.time() - started:.0f} s, results in {path}")
+    run_one(args.name, scale, argv=argv_used, out=args.out, runs_dir=args.runs_dir)
     return 0
 
 

@@ -13,6 +13,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from course_lib.experiments import runs as runs_store
 from course_lib.train import Callback, Trainer
 
 
@@ -48,6 +49,7 @@ def run_arm(
     test_loader: Iterable | None = None,
     train_eval_loader: Iterable | None = None,
     step_points: int = 0,
+    arm: str | None = None,
     **trainer_options: Any,
 ) -> list[dict[str, Any]]:
     """Train a fresh `make_model()` once per seed; per seed: curves per epoch and final numbers.
@@ -55,9 +57,19 @@ def run_arm(
     The seed sets the initial weights and the batch order (the images are the same for every seed).
     `eval_loader` is evaluated after every epoch (validation); `test_loader`, when given, once at the end;
     `train_eval_loader`, when given, measures training accuracy in eval mode at the end.
+
+    `arm` names the configuration for the resumable runner: while a `runs.RunStore` is active (the command
+    line opens one), a seed already stored under that name is loaded instead of trained, and each seed
+    trained is written the moment it ends, with its provenance (commit, device, threads, wall and CPU
+    seconds, load average at start).
     """
+    run_store = runs_store.active() if arm is not None else None
     runs = []
     for seed in seeds:
+        if run_store is not None and (stored := run_store.get(arm, seed)) is not None:
+            runs.append(stored)
+            continue
+        meter = runs_store.Meter(run_store.commit if run_store else None)
         if hasattr(train_loader, "seed"):
             train_loader.seed = seed
         torch.manual_seed(seed)
@@ -82,6 +94,10 @@ def run_arm(
             record["step_loss"] = [_finite(v) for v in thin(steps.losses, step_points)]
         record["seconds"] = round(time.perf_counter() - start, 2)
         record["parameters"] = sum(p.numel() for p in model.parameters())
+        record["provenance"] = meter.provenance()
+        record["cpu_seconds"] = record["provenance"]["cpu_seconds"]
+        if run_store is not None:
+            run_store.put(arm, seed, record)
         runs.append(record)
     return runs
 

@@ -18,6 +18,7 @@ from course_lib.models import VGG
 from course_lib.models.variants import kaiming_linear_
 
 SETTINGS = {
+    "tiny": dict(train=200, val=100, epochs=1, seeds=(0, 1)),
     "fast": dict(train=2_000, val=1_000, epochs=2, seeds=(0, 1, 2)),
     "medium": dict(train=6_000, val=2_000, epochs=4, seeds=(0, 1, 2)),
     "full": dict(train=None, val=5_000, epochs=15, seeds=(0, 1, 2, 3, 4)),
@@ -48,7 +49,7 @@ def _arm(scale: str, key: tuple[str, float]) -> list[dict[str, Any]]:
     variant, lr = key
     s, splits = SETTINGS[scale], _splits(scale)
     return run_arm(lambda: small_vgg(variant), splits.train, splits.val, seeds=s["seeds"], epochs=s["epochs"],
-                   train_eval_loader=splits.train, optimizer="sgd", lr=lr, momentum=0.9)
+                   train_eval_loader=splits.train, optimizer="sgd", lr=lr, momentum=0.9, arm=arm_name(variant, lr))
 
 
 def run(scale: str) -> dict[str, Any]:

@@ -37,7 +37,7 @@ def _run(scale: str, key: tuple[int, bool, int]) -> list[dict[str, Any]]:
     n, residual, seed = key
     s, splits = SETTINGS[scale], _splits(scale)
     return run_arm(lambda: cifar_net(n, residual=residual, width=s["width"]), splits.train, splits.val,
-                   seeds=[seed], epochs=s["epochs"], train_eval_loader=splits.train, step_points=60, **OPTIMIZER)
+                   seeds=[seed], epochs=s["epochs"], train_eval_loader=splits.train, step_points=60, arm=arm_name(n, residual), **OPTIMIZER)
 
 
 def run(scale: str) -> dict[str, Any]:

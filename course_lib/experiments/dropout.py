@@ -39,7 +39,7 @@ def run(scale: str) -> dict[str, Any]:
     splits = split_loaders("fashion_mnist", batch_size=64, val_size=s["val"], train_subset=s["train"], seed=0)
     arms = {arm_name(p): run_arm(lambda: dropout_vgg(p), splits.train, splits.val, seeds=s["seeds"],
                                  epochs=s["epochs"], train_eval_loader=splits.train, optimizer="sgd", lr=0.05,
-                                 momentum=0.9)
+                                 momentum=0.9, arm=arm_name(p))
             for p in RATES}
     return {
         "data": f"Fashion-MNIST 28x28, {splits.train.num_samples:,} training images, validation "

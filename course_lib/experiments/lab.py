@@ -61,9 +61,9 @@ def _width(scale: str, config: dict[str, Any]) -> int:
     return max(1, round(SETTINGS[scale]["width"] * config["width_factor"]))
 
 
-def _run_one(scale: str, task: tuple[dict[str, Any], int]) -> list[dict[str, Any]]:
-    """One configuration, one seed."""
-    config, seed = task
+def _run_one(scale: str, task: tuple[str, dict[str, Any], int]) -> list[dict[str, Any]]:
+    """One named configuration, one seed."""
+    name, config, seed = task
     s, splits = SETTINGS[scale], _splits(scale, config["resolution"], config["augment"])
     train_eval = TensorBatchLoader(splits.train.images, splits.train.targets, 2 * s["batch"],
                                    transform=splits.val.transform)  # training images, not augmented
@@ -71,7 +71,7 @@ def _run_one(scale: str, task: tuple[dict[str, Any], int]) -> list[dict[str, Any
     return run_arm(
         lambda: resnet18_cifar(num_classes=10, in_channels=3, width=width, batch_norm=config["batch_norm"]),
         splits.train, splits.val, seeds=[seed], epochs=s["epochs"], test_loader=splits.test,
-        train_eval_loader=train_eval, step_points=40, optimizer=config["optimizer"], lr=config["lr"],
+        train_eval_loader=train_eval, step_points=40, arm=name, optimizer=config["optimizer"], lr=config["lr"],
         momentum=config["momentum"], weight_decay=config["weight_decay"], schedule=SCHEDULES[config["schedule"]]())
 
 
@@ -79,7 +79,7 @@ def run_configurations(scale: str, arms: dict[str, dict[str, Any]]) -> dict[str,
     """Train each named configuration over the scale's seeds on one fixed train/validation/test split."""
     s = SETTINGS[scale]
     tasks = [(name, config, seed) for name, config in arms.items() for seed in s["seeds"]]
-    done = parallel_map(partial(_run_one, scale), [(config, seed) for _, config, seed in tasks])
+    done = parallel_map(partial(_run_one, scale), tasks)
     results: dict[str, list] = {}
     for (name, _, _), runs in zip(tasks, done):
         results.setdefault(name, []).extend(runs)

@@ -44,7 +44,7 @@ def run(scale: str) -> dict[str, Any]:
     for arm in ARMS:
         splits.train.transform = splits.val.transform = transform_for(arm)
         arms[arm] = run_arm(lambda: small_vgg("no BN, He-init head"), splits.train, splits.val, seeds=s["seeds"],
-                            epochs=s["epochs"], optimizer="sgd", lr=LR, momentum=0.9)
+                            epochs=s["epochs"], optimizer="sgd", lr=LR, momentum=0.9, arm=arm)
     return {
         "data": f"Fashion-MNIST 28x28, {splits.train.num_samples:,} training images, validation "
                 f"{splits.val.num_samples:,} held out of the training split",

@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from course_lib.data import DataUnavailable, dataset_source, get_loaders
-from course_lib.device import select_device
+from course_lib.device import device_for_scale
 from course_lib.experiments import stats
 from course_lib.models import ConvNet
 
@@ -48,6 +48,7 @@ ARM_LABELS = {
     "normalized": "the notes' setting with Normalize",
     "default_init": "PyTorch's default initialisation",
 }
+RESUMABLE = False  # trains in its own loop, not through run_arm: a rerun trains every run again
 SETTINGS = {
     # steps per arm and the seeds; medium and full run the notes' 10 × 469 steps
     "fast": {"steps": {"notes": 520, "normalized": 260, "default_init": 100}, "seeds": [1, 2, 3]},
@@ -137,7 +138,7 @@ def run(scale: str) -> dict[str, Any]:
     if scale not in SETTINGS:
         raise ValueError(f"scale must be one of {sorted(SETTINGS)}, got {scale!r}")
     setting = SETTINGS[scale]
-    device = select_device() if scale == "full" else torch.device("cpu")
+    device = device_for_scale(scale)
     results: dict[str, Any] = {"arms": {}, "seeds": setting["seeds"], "steps": setting["steps"],
                                "batch_size": 128, "lr": 0.05, "optimizer": "SGD, no momentum",
                                "log_every": LOG_EVERY, "plateau_loss": PLATEAU_LOSS, "plateau_window": PLATEAU_WINDOW}

@@ -34,7 +34,7 @@ def run(scale: str) -> dict[str, Any]:
     splits = split_loaders("fashion_mnist", batch_size=128, val_size=s["val"], train_subset=s["train"], resize=32,
                            channels=3, seed=0)
     arms = {LABELS[stem]: run_arm(lambda: resnet18_stem(stem, width=s["width"]), splits.train, splits.val,
-                                  seeds=s["seeds"], epochs=s["epochs"], train_eval_loader=splits.train, **OPTIMIZER)
+                                  seeds=s["seeds"], epochs=s["epochs"], train_eval_loader=splits.train, arm=LABELS[stem], **OPTIMIZER)
             for stem in STEMS}
     return {
         "data": f"Fashion-MNIST as 3x32x32, {splits.train.num_samples:,} training images, validation "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import os
 import platform
 import shlex
 import subprocess
@@ -33,7 +34,8 @@ def _commit() -> str:
         return "unknown"
 
 
-def _device() -> str:
+def device() -> str:
+    """The machine the numbers come from: the GPU's name, or the CPU and torch's thread count."""
     if torch.cuda.is_available():
         return f"cuda: {torch.cuda.get_device_name(0)}"
     return f"cpu: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
@@ -45,7 +47,7 @@ def provenance(started: float, argv: list[str] | None = None, commit: str | None
     return {
         "command": command.strip(),
         "commit": commit or _commit(),
-        "device": _device(),
+        "device": device(),
         "torch": torch.__version__,
         "python": platform.python_version(),
         "started": _dt.datetime.fromtimestamp(started, _dt.timezone.utc).isoformat(timespec="seconds"),
@@ -58,13 +60,25 @@ def path_for(name: str, scale: str) -> Path:
 
 
 def save(name: str, scale: str, results: dict[str, Any], *, started: float, argv: list[str] | None = None,
-         out: str | Path | None = None, commit: str | None = None) -> Path:
-    """Write ``results`` (JSON-able: numbers per seed, seeds, epochs, data) with provenance; return the path."""
+         out: str | Path | None = None, commit: str | None = None, extra: dict[str, Any] | None = None) -> Path:
+    """Write ``results`` (JSON-able: numbers per seed, seeds, epochs, data) with provenance; return the path.
+
+    ``extra`` goes into the provenance too (the resumable runner: its runs folder, runs loaded and trained).
+    The per-run provenance stays in each record; here the commits of all runs and their CPU seconds are summed up.
+    """
     path = Path(out) if out else path_for(name, scale)
     path.parent.mkdir(parents=True, exist_ok=True)
-    payload = {"experiment": name, "scale": scale, "provenance": provenance(started, argv, commit),
-               "results": results}
-    path.write_text(json.dumps(payload, indent=1, sort_keys=False) + "\n")
+    prov = {**provenance(started, argv, commit), **(extra or {})}
+    records = [r for arm in (results.get("arms") or {}).values() for r in arm if isinstance(r, dict)]
+    per_run = [r["provenance"] for r in records if "provenance" in r]
+    if per_run:
+        prov["run_commits"] = sorted({p["commit"] for p in per_run})
+        prov["cpu_seconds_of_runs"] = round(sum(p["cpu_seconds"] for p in per_run), 1)
+        prov["wall_seconds_of_runs"] = round(sum(p["wall_seconds"] for p in per_run), 1)
+    payload = {"experiment": name, "scale": scale, "provenance": prov, "results": results}
+    partial = path.with_name(f".{path.name}.partial-{os.getpid()}")
+    partial.write_text(json.dumps(payload, indent=1, sort_keys=False) + "\n")
+    os.replace(partial, path)
     return path
 
 

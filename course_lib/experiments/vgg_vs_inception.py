@@ -23,12 +23,13 @@ from torch import nn
 from course_lib.data import dataset_source, get_loaders
 from course_lib.experiments import stats
 from course_lib.models.small import reduced_vgg11, small_googlenet
-from course_lib.settings import full_mode
+from course_lib.settings import chapter_scale
 from course_lib.summary import summarize
 from course_lib.train import Trainer
 
 ARCHS: dict[str, Callable[[], nn.Module]] = {"VGG": reduced_vgg11, "GoogLeNet": small_googlenet}
 ARCH_LABELS = {"VGG": "the reduced VGG-11", "GoogLeNet": "the small GoogLeNet"}
+RESUMABLE = False  # trains in its own loop, not through run_arm: a rerun trains every run again
 SETTINGS = {
     # images per split, epochs, batch size, seeds
     "fast": {"train": 2048, "test": 1000, "epochs": 2, "batch_size": 64, "seeds": [0, 1, 2]},
@@ -39,15 +40,15 @@ IMAGE_SIZE = 32
 
 
 def scale_for_chapter() -> str:
-    """The scale a chapter runs live: full under COURSE_FULL=1, else fast."""
-    return "full" if full_mode() else "fast"
+    """The scale a chapter runs live: full under COURSE_FULL=1, else fast (`settings.chapter_scale`)."""
+    return chapter_scale()
 
 
 def loaders(scale: str) -> tuple[Any, Any]:
     """The shared train and test loaders of ``scale``: Fashion-MNIST at 32×32, one channel, subsets fixed by seed 0."""
     s = SETTINGS[scale]
     return get_loaders("fashion_mnist", batch_size=s["batch_size"], resize=IMAGE_SIZE, train_subset=s["train"],
-                       test_subset=s["test"], seed=0, device="auto" if scale == "full" else "cpu")
+                       test_subset=s["test"], seed=0, device=device_for_scale(scale))
 
 
 def describe(scale: str, train: Any, test: Any) -> str:
@@ -70,7 +71,7 @@ def train_one(arch: str, seed: int, scale: str, data: tuple[Any, Any]) -> dict[s
     torch.manual_seed(seed)
     model = ARCHS[arch]()
     trainer = Trainer(model, optimizer="adam", lr=1e-3, seed=seed, progress=False,
-                      device="auto" if scale == "full" else "cpu")
+                      device=device_for_scale(scale))
     started = time.perf_counter()
     history = trainer.fit(data[0], data[1], epochs=SETTINGS[scale]["epochs"])
     return {
