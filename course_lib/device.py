@@ -25,6 +25,12 @@ def select_device(preferred: str | torch.device | None = None) -> torch.device:
     return torch.device("cpu")
 
 
+def device_for_scale(scale: str) -> torch.device:
+    """Where an experiment of `scale` trains: "full" on the best device there is (a GPU where one exists),
+    every smaller scale on the CPU, so the fast and medium numbers stay comparable from machine to machine."""
+    return select_device() if scale == "full" else torch.device("cpu")
+
+
 def seed_everything(seed: int = 0, *, deterministic: bool = False) -> None:
     """Seed Python, NumPy and torch (all GPUs); `deterministic=True` also picks deterministic GPU kernels (slower)."""
     random.seed(seed)

@@ -10,8 +10,17 @@ DATA_ROOT_ENV = "COURSE_DATA"
 
 
 def full_mode() -> bool:
-    """True when COURSE_FULL=1: chapters then run their full experiments (meant for a GPU)."""
+    """True when COURSE_FULL is 1/true/yes/on: chapters then run their full experiments (meant for a GPU).
+
+    The one reader of COURSE_FULL: the chapters, the experiments' command line and the tests all ask here,
+    so every entry point agrees on what counts as "on".
+    """
     return os.environ.get(FULL_MODE_ENV, "0").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def chapter_scale() -> str:
+    """The scale a chapter runs live: "full" under COURSE_FULL, else "fast" (about a minute on a CPU)."""
+    return "full" if full_mode() else "fast"
 
 
 def data_root() -> Path:

@@ -13,6 +13,8 @@ import os
 import sys
 import time
 
+from course_lib.settings import full_mode
+
 from . import SCALES, available, runs, store
 
 
@@ -43,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("name", nargs="?", help="experiment to run (omit to list them)")
     parser.add_argument("--scale", choices=SCALES, default=None,
                         help="tiny (the test suite's end-to-end check), fast (the chapter's live run), "
-                             "medium (CPU, hours over sessions) or full (GPU); default: full when COURSE_FULL=1, else medium")
+                             "medium (CPU, hours over sessions) or full (GPU); default: full when COURSE_FULL is on (1/true/yes), else medium")
     parser.add_argument("--out", default=None, help="results file (default: book/results/NAME-SCALE.json)")
     parser.add_argument("--runs-dir", default=None,
                         help="folder of the per-run files (default: runs/NAME-SCALE/ beside the results file)")
@@ -55,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.name not in names:
         parser.error(f"unknown experiment {args.name!r}; choose one of: {', '.join(names)}")
-    scale = args.scale or ("full" if os.environ.get("COURSE_FULL") == "1" else "medium")
+    scale = args.scale or ("full" if full_mode() else "medium")
     run_one(args.name, scale, argv=argv_used, out=args.out, runs_dir=args.runs_dir)
     return 0
 

@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from course_lib.data import dataset_source, get_loaders
+from course_lib.device import device_for_scale
 from course_lib.experiments import stats
 from course_lib.models.small import reduced_vgg11, small_googlenet
 from course_lib.settings import chapter_scale
