@@ -30,8 +30,9 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--db", dest="db_url", default=None,
                        help="gradebook URL, e.g. postgresql+psycopg2://user@host/db (default: nbgrader_config.py)")
     where = grade.add_mutually_exclusive_group()
-    where.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
-                       help="hand the notebooks to the workers of this Dask scheduler")
+    where.add_argument("--scheduler", default=None, metavar="tls://HOST:PORT",
+                       help="hand the notebooks to the workers of this Dask scheduler (tls:// only: make its "
+                            "certificates with `certs`)")
     where.add_argument("--local-cluster", action="store_true",
                        help="start a Dask cluster on this machine (two workers) and use it")
     grade.add_argument("--force", action="store_true", help="regrade submissions that are already autograded")
