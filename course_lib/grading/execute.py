@@ -97,6 +97,10 @@ def student_cells(code: list[NotebookNode], release_sources: set[str]) -> list[t
     return found
 
 
+class GraderSideError(RuntimeError):
+    """The sandbox could not run the notebook for a reason on the grader's side: no score may be recorded."""
+
+
 @dataclass
 class NotebookGrade:
     """What the trusted side decided about one notebook: its test cells' verdicts and the flags raised."""
@@ -124,6 +128,7 @@ class SandboxedExecute(NbGraderPreprocessor):
         self._secret = secret or new_secret()
         self._release_sources = release_sources or set()
         self._graded = graded or (lambda grade: None)
+        self.grader_problem = ""  # set when the sandbox failed on the grader's side (then preprocess raises)
 
     @staticmethod
     def _answers(result: JobResult) -> tuple[list, str]:
@@ -164,6 +169,9 @@ class SandboxedExecute(NbGraderPreprocessor):
         finally:
             self._lock.acquire()
         self._record(result)
+        if result.status == "setup-failed":  # nothing of the student's ran: a score of 0 would be the grader's fault
+            self.grader_problem = f"not graded: {result.detail}; the grader's environment needs fixing"
+            raise GraderSideError(self.grader_problem)
         for cell, entry in zip(runnable, result.cells):
             cell.outputs = []
             if entry is None:

@@ -92,6 +92,7 @@ class Report:
     seconds: float
     jobs: int
     backend: str
+    canary: list[str] = field(default_factory=list)   # how the instructor's solution scored before the class
 
     def count(self, status: str) -> int:
         return sum(o.status == status for o in self.outcomes)
@@ -187,6 +188,8 @@ class _LogCapture(logging.Handler):
 
 def _execution_notes(result: JobResult, limits: Limits) -> list[str]:
     notes = list(getattr(result, "notes", []))
+    if result.status == "setup-failed":  # the outcome's reason says it: not graded at all
+        return notes
     if result.status != "ok":
         notes.append(f"{result.detail or result.status}: unfinished cells scored 0")
     errors = [o for cell in result.cells if cell for o in cell.get("outputs", []) if o.get("output_type") == "error"]
@@ -279,7 +282,7 @@ class ClassGrader:
                 converter.start()
             except NbGraderException as exc:
                 outcome.status = "failed"
-                outcome.reason = self._failure_reason(capture, exc)
+                outcome.reason = executor.grader_problem or self._failure_reason(capture, exc)
             except SandboxError as exc:
                 outcome.status, outcome.reason = "failed", str(exc)
             if outcome.status == "graded" and not results:
@@ -345,6 +348,7 @@ def autograde(options: Options) -> Report:
     backend = make_backend(options, limits, [str(root)], len(ready))
     jobs = backend.slots
     try:
+        canaries = grade_solution(coursedir, options.assignment, notebooks, backend, root)
         grader = ClassGrader(app, options, backend, limits, release_sources(coursedir, options.assignment),
                              root / records.RECORDS_DIR)
         bar = tqdm(total=len(ready), desc=f"autograde {options.assignment}", unit="sub",
@@ -359,7 +363,29 @@ def autograde(options: Options) -> Report:
     finally:
         backend.close()
     outcomes.sort(key=lambda o: o.student)
-    return Report(outcomes, time.monotonic() - started, jobs, backend.description)
+    return Report(outcomes, time.monotonic() - started, jobs, backend.description, canaries)
+
+
+def grade_solution(coursedir: CourseDirectory, assignment: str, notebooks: list[str], backend: Backend,
+                   root: Path) -> list[str]:
+    """The canary: the instructor's source notebooks graded in the sandbox first; GradingError unless each
+    gets full marks (then nothing of the class is graded, and the message says why and how to fix it)."""
+    from .canary import CanaryError, check_solution
+
+    folder = Path(coursedir.format_path(coursedir.source_directory, ".", assignment))
+    lines = []
+    for name in notebooks:
+        source = folder / f"{name}.ipynb"
+        if not source.is_file():
+            raise GradingError(f"refusing to grade: the instructor's solution {source} is missing. The course "
+                               "grader first grades it in the sandbox and grades the class only if it gets full "
+                               "marks (a grader that cannot run notebooks would otherwise score everyone 0); "
+                               f"put the source notebook back in {folder}/")
+        try:
+            lines.append(check_solution(source, backend.run, new_secret(), root))
+        except CanaryError as exc:
+            raise GradingError(str(exc)) from None
+    return lines
 
 
 def check_test_cells(coursedir: CourseDirectory, assignment: str) -> None:
@@ -378,8 +404,10 @@ def check_test_cells(coursedir: CourseDirectory, assignment: str) -> None:
                     parse_test_cell(cell.source, meta.get("grade_id", "?"), float(meta.get("points", 0)))
                 except GraderSetupError as exc:
                     raise GradingError(f"{path.name}: {exc}. The course grader scores a hand-in only through "
-                                       "the course's checks (course_lib.grading); grade this assignment with "
-                                       "plain `nbgrader autograde`, or write its tests in that form") from None
+                                       "checks of course_lib.grading or of the course's own check folders "
+                                       "(c.CourseGrader.check_folders in nbgrader_config.py); grade this "
+                                       "assignment with plain `nbgrader autograde`, or write its tests in that "
+                                       "form") from None
 
 
 def release_sources(coursedir: CourseDirectory, assignment: str) -> set[str]:
@@ -415,6 +443,7 @@ def format_report(report: Report, assignment: str) -> str:
              f"{report.count('skipped')} skipped in {report.seconds:.1f} s"
              + (f" ({per:.2f} s per graded submission)" if graded else "")
              + f"; {report.backend}"]
+    lines += [f"  canary  {line}" for line in report.canary]
     if graded and n <= 40:
         for o in report.outcomes:
             if o.status == "graded":

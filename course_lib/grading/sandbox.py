@@ -108,7 +108,7 @@ class JobResult:
     """What came back from one submission's run: per-cell outputs (None: the cell never finished)."""
 
     cells: list[dict | None]
-    status: str                      # "ok", "timeout", "crashed", "output-limit"
+    status: str                      # "ok", "timeout", "crashed", "output-limit", "setup-failed" (grader's side)
     detail: str = ""
     seconds: float = 0.0
     exit_status: int | None = None
@@ -293,7 +293,7 @@ class Sandbox:
             raise SandboxError(f"sandbox could not start the job: {reply.get('error', reply)}")
         pid = reply["pid"]
         cells_out: list[dict | None] = [None] * len(cells)
-        status, detail, evidence = "ok", "", None
+        status, detail, evidence, fatal = "ok", "", None, None
         try:
             job = {"cells": cells, "cell_timeout": limits.cell_timeout, "requests": requests,
                    "files": {k: base64.b64encode(v).decode() for k, v in files.items()}}
@@ -322,6 +322,9 @@ class Sandbox:
                 if "evidence" in frame:
                     evidence = frame["evidence"] if isinstance(frame["evidence"], dict) else None
                     continue
+                if "fatal" in frame:  # the child's own error, just before it exits
+                    fatal = frame["fatal"] if isinstance(frame["fatal"], dict) else {}
+                    continue
                 total += len(json.dumps(frame))
                 if total > MAX_RESULT:
                     status, detail = "output-limit", "stopped: outputs exceed 128 MB"
@@ -339,6 +342,13 @@ class Sandbox:
         if status == "crashed":
             detail = (f"the notebook's process died (signal {-exit_status})" if exit_status and exit_status < 0
                       else f"the notebook's process stopped early (exit {exit_status})")
+            if fatal is not None:
+                stage, error = str(fatal.get("stage", "?"))[:40], str(fatal.get("error", "?"))[:300]
+                if stage == "setup" and not any(cells_out):  # before any cell: nothing of the student's ran
+                    status = "setup-failed"
+                    detail = f"the sandbox could not start the notebook ({error})"
+                else:
+                    detail += f" in its {stage}: {error}"
         notes = [f"graded with --unsafe, without: {'; '.join(self.skipped)}"] if self.skipped else []
         oom_kills = self._last_sweep.get("oom_kills") or 0
         if oom_kills and status == "crashed":

@@ -116,12 +116,14 @@ def _make_shell(recorder: _Recorder) -> ZMQInteractiveShell:
     return shell
 
 
-def run_cells(sources: list[str], cell_timeout: float | None, send: Callable[[dict], None]) -> dict:
+def run_cells(sources: list[str], cell_timeout: float | None, send: Callable[[dict], None],
+              started: Callable[[], None] | None = None) -> dict:
     """Execute `sources` in order in one namespace, sending {index, execution_count, outputs} after each.
 
     Empty cells are skipped like nbclient does; a cell past `cell_timeout` seconds is interrupted and
     recorded as a CellTimeoutError, and the next cell runs. A cell that failed is recorded as an error
     even if the code in it silenced IPython's traceback display. Returns the notebook's namespace.
+    ``started`` is called once the shell is ready, before the first cell runs.
     """
     recorder = _Recorder()
     sys.stdout, sys.stderr = _Stream(recorder, "stdout"), _Stream(recorder, "stderr")
@@ -131,6 +133,8 @@ def run_cells(sources: list[str], cell_timeout: float | None, send: Callable[[di
         raise CellTimeoutError(f"cell ran longer than {cell_timeout} s")
 
     signal.signal(signal.SIGALRM, on_alarm)
+    if started is not None:
+        started()
     for index, source in enumerate(sources):
         if not source.strip():
             send({"index": index, "execution_count": None, "outputs": []})

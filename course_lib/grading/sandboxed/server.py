@@ -74,7 +74,12 @@ def _isolate(opts: dict) -> None:
 
 
 def _child(job_fd: int, result_fd: int, opts: dict) -> None:
-    """In the forked child: isolate, read the job, run it, report. Never returns."""
+    """In the forked child: isolate, read the job, run it, report. Never returns.
+
+    A failure outside the student's cells is reported as ``{"fatal": {"stage", "error"}}`` before exit 4:
+    stage "setup" (before the first cell could run: the grader's side) or "cells"/"evidence".
+    """
+    stage = "setup"
     try:
         _isolate({**opts, "keep_fds": (job_fd, result_fd)})
         uid = opts.get("uid")
@@ -102,7 +107,13 @@ def _child(job_fd: int, result_fd: int, opts: dict) -> None:
         if "torch" in sys.modules:
             sys.modules["torch"].set_num_threads(max(1, int(opts.get("threads") or 1)))
         sys.path.insert(0, "")
-        namespace = run_cells(job["cells"], job.get("cell_timeout"), lambda msg: write_frame(result_fd, msg))
+        def started() -> None:
+            nonlocal stage
+            stage = "cells"
+
+        namespace = run_cells(job["cells"], job.get("cell_timeout"), lambda msg: write_frame(result_fd, msg),
+                              started=started)
+        stage = "evidence"
         if job.get("requests") is not None:
             try:
                 requests = channel.decode(job["requests"])
@@ -111,7 +122,11 @@ def _child(job_fd: int, result_fd: int, opts: dict) -> None:
             results = evidence.answer(namespace, requests, job.get("cell_timeout"))
             write_frame(result_fd, {"evidence": channel.encode(results, evidence.tensor_to_array)})
         write_frame(result_fd, {"done": True})
-    except BaseException:  # noqa: BLE001 - the child reports by its exit status and end of file
+    except BaseException as exc:  # noqa: BLE001 - the child reports by its exit status and end of file
+        try:
+            write_frame(result_fd, {"fatal": {"stage": stage, "error": evidence.describe_error(exc)}})
+        except BaseException:  # noqa: BLE001 - the exit status still says it failed
+            pass
         os._exit(4)
     os._exit(0)
 
