@@ -39,6 +39,10 @@ class TestCall:
     hidden: bool
 
 
+def _is_docstring(node: ast.stmt) -> bool:
+    return isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)
+
+
 def parse_test_cell(source: str, grade_id: str, points: float) -> TestCall:
     """The check a test cell calls; GraderSetupError if it is not of the course's one form."""
     where = f"test cell {grade_id!r}"
@@ -55,6 +59,15 @@ def parse_test_cell(source: str, grade_id: str, points: float) -> TestCall:
                 if a.name.startswith(PACKAGE + ".") and a.asname:
                     aliases[a.asname] = a.name[len(PACKAGE) + 1:]
     last = tree.body[-1] if tree.body else None
+    for node in tree.body[:-1]:
+        if not isinstance(node, (ast.Import, ast.ImportFrom)) and not _is_docstring(node):
+            line = ast.get_source_segment(source, node) or ast.dump(node)
+            raise GraderSetupError(
+                f"{where}: line {node.lineno} (`{line.splitlines()[0][:80]}`) runs beside the check, but the course "
+                "grader runs only the cell's last line, `grade.<check>(<name>, points=N)`, so this statement would "
+                "be ignored and score nothing. Put every test of the cell into the check (a check module of "
+                "your own: c.CourseGrader.check_folders in nbgrader_config.py, see 'Adding your own exercise' in "
+                "book/instructors.md), move the statement to an ungraded cell, or give it a test cell of its own")
     call = last.value if isinstance(last, ast.Expr) else None
     if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)
             and isinstance(call.func.value, ast.Name) and call.func.value.id in aliases

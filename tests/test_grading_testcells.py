@@ -1,0 +1,70 @@
+"""Test cells the course grader accepts and the ones it refuses, saying what to do: real runs on the demo course."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from course_lib.grading import democourse
+from course_lib.grading.democourse import ASSIGNMENT, CORRECT, add_submission, make_course, nbgrader
+from course_lib.grading.verdicts import GraderSetupError, parse_test_cell
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def grade(root: Path, *args: str) -> subprocess.CompletedProcess:
+    env = democourse.nbgrader_env()
+    env["PYTHONPATH"] = str(REPO)
+    return subprocess.run([sys.executable, "-m", "course_lib.grading", "autograde", ASSIGNMENT, "--no-progress",
+                           *args], cwd=root, env=env, capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def released(tmp_path_factory) -> Path:
+    return make_course(tmp_path_factory.mktemp("cells") / "course")
+
+
+def _set_test_source(course: Path, grade_id: str, source: str) -> None:
+    path = course / "solutions" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == grade_id:
+            cell.source = source
+    nbformat.write(nb, path)
+
+
+def test_an_assert_beside_the_check_is_refused_never_ignored(released: Path, tmp_path: Path) -> None:
+    course = Path(shutil.copytree(released, tmp_path / "course"))
+    _set_test_source(course, "test_int", "from course_lib.grading import square as grade\n"
+                                         "assert square(2) == 5, 'never true'\n"
+                                         "grade.integers(square, points=2)")
+    assert nbgrader(course, "generate_assignment", ASSIGNMENT, "--force", check=False).returncode == 0
+    add_submission(course, "ann", CORRECT)
+    result = grade(course)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "line 2 (`assert square(2) == 5, 'never true'`) runs beside the check" in result.stderr
+    assert "c.CourseGrader.check_folders" in result.stderr and "plain `nbgrader autograde`" in result.stderr
+    assert not (course / "autograded").exists()
+
+
+@pytest.mark.parametrize("source", [
+    "from course_lib.grading import square as grade\nx = 3\ngrade.integers(square, points=2)",
+    "from course_lib.grading import square as grade\ngrade.integers(square, points=1)\ngrade.integers(square, points=1)",
+    "from course_lib.grading import square as grade\nfor i in range(2):\n    pass\ngrade.integers(square, points=2)",
+])
+def test_any_statement_but_imports_beside_the_check_is_refused(source: str) -> None:
+    with pytest.raises(GraderSetupError, match="runs beside the check"):
+        parse_test_cell(source, "t", 2)
+
+
+def test_imports_comments_and_hidden_markers_beside_the_check_are_fine() -> None:
+    source = ("import torch\nfrom course_lib.grading import square as grade\n\"\"\"What it checks.\"\"\"\n"
+              "### BEGIN HIDDEN TESTS\n# a comment\ngrade.integers(square, points=2)\n### END HIDDEN TESTS\n")
+    call = parse_test_cell(source, "t", 2)
+    assert (call.module, call.function, call.target, call.hidden) == ("square", "integers", "square", True)
