@@ -13,7 +13,7 @@ import importlib
 import pkgutil
 
 SCALES = ("tiny", "fast", "medium", "full")
-_NOT_EXPERIMENTS = {"store", "stats", "runs"}
+_NOT_EXPERIMENTS = {"store", "stats", "runs", "cost"}
 
 
 def available() -> list[str]:

@@ -15,20 +15,47 @@ import time
 
 from course_lib.settings import full_mode
 
-from . import SCALES, available, runs, store
+from . import SCALES, available, cost, runs, store
 
 
-def run_one(name: str, scale: str, *, argv: list[str], out: str | None = None, runs_dir: str | None = None) -> str:
-    """Run (or complete) one experiment at `scale` and write its combined results file; returns its path."""
+def measured_cost(module, scale: str) -> dict | None:
+    """The experiment's cost section (`cost.section`), for those that print a cost comparison."""
+    if not hasattr(module, "cost_configs"):
+        return None
+    reference, configs = module.cost_configs(scale)
+    return cost.section(configs, reference, getattr(module, "COST_NOTES", {}))
+
+
+def add_cost(name: str, scale: str, out: str | None = None) -> str:
+    """Measure the cost section again and put it into the stored results file, leaving the runs as they are."""
+    module = importlib.import_module(f"{__package__}.{name}")
+    section = measured_cost(module, scale)
+    if section is None:
+        raise SystemExit(f"{name} prints no cost comparison (it has no cost_configs); nothing to measure")
+    path = store.add_section(name, scale, "measured_cost", section, out=out, commit=store.current_commit())
+    print("\n".join(cost.lines(section)))
+    return str(path)
+
+
+def _module(name: str, scale: str):
     module = importlib.import_module(f"{__package__}.{name}")
     settings = getattr(module, "SETTINGS", None)
     if isinstance(settings, dict) and scale not in settings:
         raise SystemExit(f"{name} has no {scale!r} scale (it has: {', '.join(settings)}); choose one of those")
+    return module
+
+
+def run_one(name: str, scale: str, *, argv: list[str], out: str | None = None, runs_dir: str | None = None) -> str:
+    """Run (or complete) one experiment at `scale` and write its combined results file; returns its path."""
+    module = _module(name, scale)
     started, commit = time.time(), store.current_commit()
     resumable = getattr(module, "RESUMABLE", True)
     run_store = runs.RunStore(runs_dir or runs.default_dir(name, scale, out), commit=commit) if resumable else None
     with runs.storing(run_store):
         results = module.run(scale)
+    section = measured_cost(module, scale)
+    if section is not None:
+        results["measured_cost"] = section
     extra = {}
     if run_store is not None:
         extra = {"runs_dir": os.path.relpath(run_store.directory, store.REPO),
@@ -49,6 +76,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=None, help="results file (default: book/results/NAME-SCALE.json)")
     parser.add_argument("--runs-dir", default=None,
                         help="folder of the per-run files (default: runs/NAME-SCALE/ beside the results file)")
+    parser.add_argument("--cost-only", action="store_true",
+                        help="measure only the cost section (CPU time per image, one configuration at a time) "
+                             "and add it to the stored results file")
     args = parser.parse_args(argv)
     argv_used = sys.argv if argv is None else ["course_lib.experiments", *argv]
     names = available()
@@ -58,7 +88,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.name not in names:
         parser.error(f"unknown experiment {args.name!r}; choose one of: {', '.join(names)}")
     scale = args.scale or ("full" if full_mode() else "medium")
-    run_one(args.name, scale, argv=argv_used, out=args.out, runs_dir=args.runs_dir)
+    if args.cost_only:
+        add_cost(args.name, scale, out=args.out)
+    else:
+        run_one(args.name, scale, argv=argv_used, out=args.out, runs_dir=args.runs_dir)
     return 0
 
 

@@ -93,3 +93,23 @@ def figures_have_alt_text(notebook: str) -> None:
 
 def path(name: str, scale: str = "medium") -> Path:
     return store.path_for(name, scale)
+
+
+def cost_explained(cost_section: dict[str, Any], factor: float = 2.0) -> None:
+    """Every stored cost ratio agrees with its multiply-add ratio within `factor`, or the file says why and the
+    printed line carries that reason (ratios recomputed here from the raw per-arm numbers)."""
+    from course_lib.experiments import cost
+
+    arms, reference = cost_section["arms"], cost_section["reference"]
+    for arm, entry in arms.items():
+        if arm == reference:
+            continue
+        measured = entry["cpu_ms_per_image"] / arms[reference]["cpu_ms_per_image"]
+        macs = entry["macs"] / arms[reference]["macs"]
+        line = cost.line(cost_section, arm)
+        assert f"{measured:.2f}x" in line and f"{macs:.2f}x" in line, line
+        if max(measured / macs, macs / measured) > factor:
+            note = cost_section.get("notes", {}).get(arm, "")
+            assert len(note) > 40, (f"{arm}: measured cost ratio {measured:.2f} against multiply-adds {macs:.2f} "
+                                    f"(more than {factor}x apart) and the results file does not say why")
+            assert note in line, line

@@ -14,12 +14,14 @@ from functools import lru_cache, partial
 from typing import Any
 
 from course_lib.data import TensorBatchLoader, crop_flip, split_loaders
-from course_lib.experiments import stats
+from course_lib.experiments import cost, stats
 from course_lib.experiments._training import column, parallel_map, run_arm
 from course_lib.models import resnet18_cifar
 from course_lib.train import constant, cosine, linear_decay
 
 SETTINGS = {
+    "tiny": dict(width=8, train=200, val=100, test=100, epochs=1, batch=64, lr=0.05, seeds=(0, 1),
+                 arms=("baseline", "width x2")),
     "fast": dict(width=8, train=1_000, val=1_000, test=1_000, epochs=2, batch=64, lr=0.05, seeds=(0, 1, 2),
                  arms=("baseline", "no augmentation", "Adam", "no BatchNorm")),
     "medium": dict(width=8, train=2_000, val=1_000, test=2_000, epochs=3, batch=64, lr=0.05, seeds=(0, 1, 2),
@@ -98,6 +100,30 @@ def run(scale: str) -> dict[str, Any]:
     """The recipe and its one-change variants (at fast scale only the chapter's live subset)."""
     names = SETTINGS[scale]["arms"] or tuple(CHANGES)
     return run_configurations(scale, {name: configuration(scale, name) for name in names})
+
+
+COST_ARMS = ("baseline", "width x0.5", "width x2")
+COST_NOTES: dict[str, str] = {
+    "width x0.5": "halving the width quarters the multiply-adds, but with 4 to 32 channels per layer the "
+                  "convolution kernels do fewer multiply-adds per second than with 8 to 64, so the time falls by less; "
+                  "the time is not going elsewhere (the kernels' share of it stays about the same).",
+}
+
+
+def cost_configs(scale: str, arms=COST_ARMS, reference: str = "baseline", side: int = 32) -> tuple[str, dict]:
+    """(reference, {arm: (make_model, a real training batch, its labels)}) for `cost.section`."""
+    x, y = next(iter(_splits(scale, side, True).train))
+    configs = {}
+    for name in arms:
+        config = configuration(scale, name)
+        configs[name] = (partial(resnet18_cifar, num_classes=10, in_channels=3, width=_width(scale, config),
+                                 batch_norm=config["batch_norm"]), x, y)
+    return reference, configs
+
+
+def cost_lines(results: dict[str, Any]) -> list[str]:
+    """The measured cost of the width arms against the baseline, beside their multiply-adds."""
+    return cost.lines(results["measured_cost"])
 
 
 def val_points(runs) -> list[float]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from course_lib.experiments import lab, stats
+from course_lib.experiments import cost, lab, stats
 from course_lib.experiments._training import column
 
 ARMS = {"input 32x32": {"resolution": 32}, "input 80x80": {"resolution": 80}}
@@ -29,7 +29,22 @@ def verdict_sentences(results: dict[str, Any]) -> dict[str, str]:
     return lab.verdict_sentences(results, baseline="input 32x32")
 
 
+COST_NOTES: dict[str, str] = {}
+
+
+def cost_configs(scale: str) -> tuple[str, dict]:
+    """The lab's baseline network on a real 32×32 batch and on a real 80×80 batch, for `cost.section`."""
+    reference, small = lab.cost_configs(scale, arms=("baseline",), side=32)
+    _, big = lab.cost_configs(scale, arms=("baseline",), side=80)
+    return "input 32x32", {"input 32x32": small["baseline"], "input 80x80": big["baseline"]}
+
+
+def cost_lines(results: dict[str, Any]) -> list[str]:
+    """The measured cost of 80×80 inputs against 32×32, beside the multiply-adds."""
+    return cost.lines(results["measured_cost"])
+
+
 def time_ratio(results: dict[str, Any]) -> float:
-    """Mean training time of the 80×80 runs over that of the 32×32 runs."""
+    """Mean wall time of the 80×80 runs over that of the 32×32 runs (shared machine: use `cost_lines` for cost)."""
     big, small = (stats.mean_sd(column(results["arms"][name], "seconds"))[0] for name in ("input 80x80", "input 32x32"))
     return big / small

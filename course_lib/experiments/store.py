@@ -82,6 +82,21 @@ def save(name: str, scale: str, results: dict[str, Any], *, started: float, argv
     return path
 
 
+def add_section(name: str, scale: str, key: str, value: Any, *, out: str | Path | None = None,
+                commit: str | None = None) -> Path:
+    """Put ``value`` under ``results[key]`` of a stored file (a measurement made later, e.g. the cost),
+    with when and at which commit it was added; the runs and their provenance stay as they were."""
+    path = Path(out) if out else path_for(name, scale)
+    payload = json.loads(path.read_text())
+    value = {**value, "added": {"commit": commit or _commit(),
+                                "at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}}
+    payload["results"][key] = value
+    partial = path.with_name(f".{path.name}.partial-{os.getpid()}")
+    partial.write_text(json.dumps(payload, indent=1, sort_keys=False) + "\n")
+    os.replace(partial, path)
+    return path
+
+
 def load(name: str, scale: str = "medium") -> dict[str, Any]:
     """The stored results of ``name`` at ``scale``; FileNotFoundError says how to make them."""
     path = path_for(name, scale)

@@ -121,18 +121,42 @@ def verdict(results: dict[str, Any]) -> str:
     return text[0].upper() + text[1:]
 
 
+COST_NOTES: dict[str, str] = {
+    "GoogLeNet": "multiply-adds count only convolutions and linear layers; the small GoogLeNet spends more of its "
+                 "time outside them (concatenations, pooling branches, activations over many narrow branches), and "
+                 "its many narrow 1x1 and 3x3 convolutions do fewer multiply-adds per second than the VGG's wider ones.",
+}
+
+
+def cost_configs(scale: str) -> tuple[str, dict]:
+    """Both nets on one real training batch of `scale`, for `cost.section`."""
+    x, y = next(iter(loaders(scale)[0]))
+    return "VGG", {arch: (make, x, y) for arch, make in ARCHS.items()}
+
+
 def cost_sentence(results: dict[str, Any]) -> str:
-    """Parameters, multiply-adds and measured seconds per run of the two nets, as ratios."""
+    """Parameters and multiply-adds of the two nets as ratios, and their time: the CPU time per training image
+    measured one net at a time where the results have it (`measured_cost`), else this run's wall seconds."""
     vgg, inc = results["cost"]["VGG"], results["cost"]["GoogLeNet"]
-    t_vgg, _ = stats.mean_sd([r["seconds"] for r in results["runs"]["VGG"]])
-    t_inc, _ = stats.mean_sd([r["seconds"] for r in results["runs"]["GoogLeNet"]])
+    measured = results.get("measured_cost")
+    if measured:
+        t_vgg, t_inc = (measured["arms"][a]["cpu_ms_per_image"] for a in ("VGG", "GoogLeNet"))
+        unit, per = "ms of CPU per training image", "per training image (measured one net at a time)"
+    else:
+        t_vgg, _ = stats.mean_sd([r["seconds"] for r in results["runs"]["VGG"]])
+        t_inc, _ = stats.mean_sd([r["seconds"] for r in results["runs"]["GoogLeNet"]])
+        unit, per = "s", "per run here (wall time, on a machine that may be shared)"
     params = vgg["params"] / inc["params"]
     macs = inc["macs"] / vgg["macs"]
     macs_words = (f"{1 - macs:.0%} fewer multiply-adds per image" if macs < 1
                   else f"{macs:.1f} times the multiply-adds per image")
     slower = t_inc / t_vgg
-    time_words = (f"took {slower:.1f} times as long per run here" if slower >= 1
-                  else f"took {1 / slower:.1f} times less time per run here")
+    time_words = (f"takes {slower:.1f} times as long {per}" if slower >= 1
+                  else f"takes {1 / slower:.1f} times less time {per}")
+    digits = 2 if measured else 0
+    note = (measured or {}).get("notes", {}).get("GoogLeNet")
+    why = f" Why time and multiply-adds differ: {note}" if note else ""
     return (f"The small GoogLeNet has {params:.0f} times fewer parameters ({inc['params']:,} against "
             f"{vgg['params']:,}), does {macs_words} ({inc['macs'] / 1e6:.1f} M against "
-            f"{vgg['macs'] / 1e6:.1f} M), and {time_words} ({t_inc:.0f} s against {t_vgg:.0f} s).")
+            f"{vgg['macs'] / 1e6:.1f} M), and {time_words} ({t_inc:.{digits}f} {unit} against "
+            f"{t_vgg:.{digits}f} {unit}).{why}")
