@@ -19,12 +19,19 @@ DATA_STAMP := $(VENV)/.data-checked
 # axe-core for the accessibility check of the built book (npm, pinned in package-lock.json).
 AXE := node_modules/axe-core/axe.min.js
 
-.PHONY: help setup book test clean
+# Chapters executed at once before the book build (one per core of a small machine).
+BOOK_WORKERS ?= 2
+# What `make test-fast` leaves out (markers set in tests/conftest.py, registered in pyproject.toml).
+SLOW_MARKERS := not (book or browser or notebooks or nbgrader)
+
+.PHONY: help setup book test test-fast lint clean
 
 help:
-	@echo "make book   set up .venv and build the HTML book into _build/html"
-	@echo "make test   set up .venv and run every test"
-	@echo "make clean  remove build outputs (keeps .venv)"
+	@echo "make book       set up .venv and build the HTML book into _build/html"
+	@echo "make test       set up .venv and run every test"
+	@echo "make test-fast  library and grading unit tests: no book, no browser, no notebook or nbgrader runs"
+	@echo "make lint       ruff check (settings in pyproject.toml)"
+	@echo "make clean      remove build outputs (keeps .venv)"
 
 # The virtual environment is rebuilt only when the pins or the package metadata change.
 $(STAMP): requirements.txt pyproject.toml
@@ -51,19 +58,36 @@ $(AXE): package.json package-lock.json | $(SYSTEM_STAMP)
 
 setup: $(STAMP) $(SYSTEM_STAMP) $(DATA_STAMP) $(AXE)
 
+# The chapters are executed into jupyter-book's cache first, BOOK_WORKERS at a time (jupyter-book alone
+# runs them one after another); the build then finds each one cached. A chapter that fails there runs
+# again in the build, which reports it with the others and fails.
 book: setup
 	@start=$$(date +%s); \
+	$(BIN)/python book/_ext/execute_chapters.py --cache _build/.jupyter_cache --workers $(BOOK_WORKERS); executed=$$?; \
 	$(BIN)/jupyter-book build . -W -n --keep-going --builder html; status=$$?; \
 	$(BIN)/python book/_ext/execution_times.py _build/.jupyter_cache; \
+	if [ $$status -eq 0 ]; then status=$$executed; fi; \
 	echo "book: built in $$(( $$(date +%s) - start )) s (exit $$status); open _build/html/index.html"; \
 	exit $$status
 
-# Two workers, one test file each at a time (the book build and the notebook runs are files of their own).
+# Two workers. Each test file runs on one worker (its module fixtures are built once), except where tests
+# say otherwise with an xdist_group: the chapters and the book build share the group "book" (the chapters
+# run once, two at a time), each nbgrader source notebook has a group of its own (tests/conftest.py).
 test: setup
 	@start=$$(date +%s); \
-	$(BIN)/python -m pytest -n 2 --dist loadfile tests; status=$$?; \
+	$(BIN)/python -m pytest -n 2 --dist loadgroup tests; status=$$?; \
 	echo "test: finished in $$(( $$(date +%s) - start )) s (exit $$status)"; \
 	exit $$status
+
+# The edit loop: what the library and the grader's units do, in about a minute or two on 2 cores.
+test-fast: setup
+	@start=$$(date +%s); \
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -m "$(SLOW_MARKERS)" tests; status=$$?; \
+	echo "test-fast: finished in $$(( $$(date +%s) - start )) s (exit $$status)"; \
+	exit $$status
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
 
 clean:
 	rm -rf _build .pytest_cache

@@ -1,12 +1,20 @@
-"""Fixtures shared by the test modules: isolated data roots and the real Fashion-MNIST files."""
+"""Fixtures shared by the test modules: isolated data roots, the real Fashion-MNIST files, the book's
+chapters executed once for nbval-style checks and the book build, and pytest-xdist grouping."""
 
 from __future__ import annotations
 
 import gzip
+import os
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+# The book the tests check and where it is built (tests/test_book.py documents both variables).
+BOOK_SOURCE = Path(os.environ.get("BOOK_SOURCE_DIR", REPO)).resolve()
+BOOK_BUILD_DIR = Path(os.environ.get("BOOK_BUILD_DIR", BOOK_SOURCE)).resolve() / "_build"
 
 DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
 IDX_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
@@ -42,8 +50,75 @@ def fashion_mnist_root(tmp_path_factory: pytest.TempPathFactory, debian_fashion_
     return root
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "slow: takes several seconds (real training, subprocesses); still part of the default run")
+@pytest.fixture(scope="session")
+def executed_chapters() -> dict[Path, object]:
+    """Every chapter the book lists, executed into the book's jupyter-cache (two at a time) and shared.
+
+    The same step as `make book` (book/_ext/execute_chapters.py): tests/test_notebooks.py reads each
+    chapter's outcome from here and tests/test_book.py's build then finds every chapter cached, so
+    a test run executes each chapter once. A lock makes pytest-xdist workers wait for one another;
+    a chapter already cached for the current code is not run again. Keyed by resolved path.
+    """
+    from filelock import FileLock
+
+    sys.path.insert(0, str(REPO / "book" / "_ext"))
+    import execute_chapters
+
+    BOOK_BUILD_DIR.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(BOOK_BUILD_DIR / ".execute-chapters.lock")):
+        outcomes = execute_chapters.execute_into_cache(
+            execute_chapters.toc_notebooks(BOOK_SOURCE), BOOK_BUILD_DIR / ".jupyter_cache",
+            workers=int(os.environ.get("BOOK_WORKERS", "2")), source=BOOK_SOURCE)
+    return {outcome.path.resolve(): outcome for outcome in outcomes}
+
+
+# Files whose tests run whole tools (the book build, nbgrader, the class grader in its sandboxes,
+# JupyterLab): `make test-fast` (-m "not (book or browser or notebooks or nbgrader)") leaves them out.
+# A test that uses the `browser` fixture is marked `browser` wherever it is.
+SLOW_FILES = {
+    "test_book.py": "book",
+    "test_notebooks.py": "notebooks",
+    "test_exercises.py": "nbgrader",
+    "test_formgrader.py": "nbgrader",
+    "test_jupyterlab_student.py": "nbgrader",
+    "test_grading_canary.py": "nbgrader",
+    "test_grading_dask.py": "nbgrader",
+    "test_grading_forgery.py": "nbgrader",
+    "test_grading_isolation.py": "nbgrader",
+    "test_grading_postgres.py": "nbgrader",
+    "test_grading_report.py": "nbgrader",
+    "test_grading_runner.py": "nbgrader",
+    "test_grading_sanitize.py": "nbgrader",
+    "test_grading_testcells.py": "nbgrader",
+    "test_grading_tls.py": "nbgrader",
+}
+
+
+def _mark_slow_kinds(items: list[pytest.Item]) -> None:
+    for item in items:
+        kind = SLOW_FILES.get(item.path.name)
+        if kind is not None:
+            item.add_marker(getattr(pytest.mark, kind))
+        if "browser" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.browser)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Marks the slow kinds of test (SLOW_FILES); under `--dist loadgroup`, a test without an
+    xdist_group runs with the rest of its file.
+
+    The files' module fixtures (graded classes, nbgrader courses, clusters) are costly; loadgroup alone
+    would spread a file's tests over both workers and build each fixture twice. Tests that are
+    independent say so with a group of their own (the nbgrader source notebooks), and tests that
+    share a costly step across files share a group (the chapters and the book build: "book").
+    """
+    _mark_slow_kinds(items)
+    if getattr(config.option, "dist", "no") != "loadgroup":
+        return
+    for item in items:
+        if next(item.iter_markers("xdist_group"), None) is None:
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::", 1)[0]))
 
 
 @pytest.fixture(scope="session")

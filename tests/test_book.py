@@ -8,7 +8,9 @@ The build goes into the repository's _build/ (as `make book`) and reuses its jup
 second run executes no notebook; screenshots land in _build/screenshots/book/ for CI to keep.
 Set BOOK_BUILD_DIR to build somewhere else (the HTML then lands in $BOOK_BUILD_DIR/_build/html),
 BOOK_SOURCE_DIR to check another copy of the book (a folder with _config.yml, _toc.yml, book/),
-SKIP_BOOK_BUILD=1 to skip these tests (the first build executes every chapter: minutes).
+SKIP_BOOK_BUILD=1 to skip these tests (the first build executes every chapter: minutes). The chapters
+are executed before the build by the shared fixture `executed_chapters` (tests/conftest.py), the step
+`make book` runs too, so tests/test_notebooks.py and this build execute each chapter once.
 """
 
 from __future__ import annotations
@@ -103,9 +105,18 @@ def skip_if_asked() -> None:
         pytest.skip("SKIP_BOOK_BUILD=1: the book builds and their browser checks were not run")
 
 
+# With the chapter tests of tests/test_notebooks.py on one pytest-xdist worker: they share the executed chapters.
+pytestmark = pytest.mark.xdist_group("book")
+
+
 @pytest.fixture(scope="module")
-def book_html() -> Path:
-    """Build the book (cached after the first time) and return the folder of its HTML."""
+def book_html(executed_chapters: dict) -> Path:
+    """Build the book and return the folder of its HTML.
+
+    `executed_chapters` (tests/conftest.py) has run every chapter into the build's jupyter-cache first,
+    two at a time, as `make book` does; the build then executes nothing. A chapter that failed there
+    runs again in the build, which reports it as `make book` would.
+    """
     skip_if_asked()
     BUILD_DIR.mkdir(parents=True, exist_ok=True)
     log = BUILD_DIR / "book-build.log"
@@ -231,6 +242,7 @@ def write_small_book(root: Path, name: str, cells: list[Any]) -> None:
     nbformat.write(notebook, root / "book" / f"{name}.ipynb")
 
 
+@pytest.mark.xdist_group("small-books")  # builds of its own: free to run beside the book
 def test_configured_links_show_their_buttons(tmp_path: Path) -> None:
     skip_if_asked()
     from nbformat.v4 import new_code_cell, new_markdown_cell
@@ -594,6 +606,7 @@ def test_formulas_are_typeset_offline(pages: dict[str, PageReport]) -> None:
     assert not untypeset, f"pages whose formulas MathJax did not typeset (formulas, typeset): {untypeset}"
 
 
+@pytest.mark.xdist_group("small-books")  # builds of its own: free to run beside the book
 def test_failing_notebook_fails_the_build(tmp_path: Path) -> None:
     # The book's own configuration and flags on a one-page book whose notebook raises.
     skip_if_asked()

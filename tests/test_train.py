@@ -178,6 +178,7 @@ def test_extending_a_finished_run_warns_that_the_schedule_is_over(offline_no_sys
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("torch-compile")  # a minute or more of compiling: on a worker of its own
 def test_compiled_training_matches_eager_training(small_loaders):
     """torch.compile (inductor on CPU) must change speed only, not what the model learns.
 
