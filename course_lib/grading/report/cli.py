@@ -11,7 +11,7 @@ from pathlib import Path
 from . import exports, page
 from .gather import ClassResults, ReportError, collect
 from .similarity import THRESHOLD, Comparison, compare
-from .stats import cell_rates, check_rates
+from .stats import cell_rates, check_rates, median
 
 EXPORT_NAMES = {"csv": "{a}-grades.csv", "canvas": "{a}-canvas.csv", "moodle": "{a}-moodle.csv"}
 
@@ -49,7 +49,7 @@ def summary(results: ClassResults, comparisons: list[Comparison], written: list[
     if graded:
         scores = sorted(s.score for s in graded)
         lines[0] += (f", mean {sum(scores) / len(scores):.2f}/{results.max_score:g}, median "
-                     f"{scores[len(scores) // 2]:g}")
+                     f"{median(scores):g}")
     for rate in cell_rates(results)[:3]:
         if rate.failed:
             lines.append(f"  cell {rate.cell}: {rate.passed}/{rate.total} full marks")

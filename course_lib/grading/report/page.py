@@ -11,7 +11,7 @@ from pathlib import Path
 from . import charts
 from .gather import ClassResults, StudentResult
 from .similarity import METHOD, Comparison, Pair
-from .stats import Rate, cell_rates, check_rates
+from .stats import Rate, cell_rates, check_rates, median
 
 SIDE_BY_SIDE = 60   # pairs shown with their code; the rest are listed by name and score
 
@@ -65,7 +65,7 @@ def _summary(results: ClassResults) -> str:
     line = f"<p>{len(results.students)} students in the gradebook or in submitted/: {_e(parts)}.</p>"
     if scores:
         line += (f"<p>Scores of the graded submissions (of {results.max_score:g}): mean {statistics.mean(scores):.2f}, "
-                 f"median {statistics.median(scores):g}, lowest {min(scores):g}, highest {max(scores):g}.</p>")
+                 f"median {median(scores):g}, lowest {min(scores):g}, highest {max(scores):g}.</p>")
     return line
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import statistics
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -52,7 +53,7 @@ def check_rates(results: ClassResults) -> list[Rate]:
     order = {t.grade_id: i for i, t in enumerate(results.test_cells)}
     table: dict[tuple[str, str], Rate] = {}
     groups: dict[tuple[str, str], Counter[str]] = {}
-    examples: dict[str, str] = {}
+    examples: dict[tuple[str, str, str], str] = {}   # (cell, check, masked message): the first message seen
     for student in results.graded:
         for grade_id, cell in student.cells.items():
             if grade_id not in order:
@@ -66,13 +67,18 @@ def check_rates(results: ClassResults) -> list[Rate]:
                 else:
                     rate.failing.append(student.student)
                     group = message_group(check.message)
-                    examples.setdefault(group, check.message or "(no message)")
+                    examples.setdefault((*key, group), check.message or "(no message)")
                     groups.setdefault(key, Counter())[group] += 1
     for key, rate in table.items():
-        rate.messages = [(examples[g], n) for g, n in groups.get(key, Counter()).most_common()]
+        rate.messages = [(examples[(*key, g)], n) for g, n in groups.get(key, Counter()).most_common()]
         rate.failing.sort()
     return sorted(table.values(), key=lambda r: (-r.failed, order[r.cell], r.check))
 
 
 def score_of(student: StudentResult) -> float | None:
     return student.score if student.status == "graded" else None
+
+
+def median(scores: list[float]) -> float:
+    """The median score (the mean of the middle two for an even count): the one the page and the summary show."""
+    return statistics.median(scores)

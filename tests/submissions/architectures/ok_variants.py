@@ -1,5 +1,6 @@
 # expect-lost: nothing
-# Correct in other shapes: named Sequentials, no conv biases, functional layers, default BN eps.
+# Correct in other shapes: named Sequentials, VGG convs without biases (the text allows both), functional layers,
+# default BN eps.
 # %% answer_vgg_block
 from collections import OrderedDict
 
@@ -29,7 +30,7 @@ class Inception(nn.Module):
         super().__init__()
         spec = [(in_channels, ch1x1, 1), (in_channels, ch3x3red, 1), (ch3x3red, ch3x3, 3),
                 (in_channels, ch5x5red, 1), (ch5x5red, ch5x5, 3), (in_channels, pool_proj, 1)]
-        self.convs = nn.ModuleList([nn.Conv2d(i, o, k, padding=k // 2) for i, o, k in spec])
+        self.convs = nn.ModuleList([nn.Conv2d(i, o, k, padding=k // 2, bias=False) for i, o, k in spec])
         self.norms = nn.ModuleList([nn.BatchNorm2d(o) for _, o, _ in spec])
 
     def unit(self, i, x):
@@ -45,13 +46,13 @@ class Bottleneck(nn.Module):
         super().__init__()
         out = 4 * channels
         self.layers = nn.ModuleDict({
-            "reduce": nn.Conv2d(in_channels, channels, 1), "n1": nn.BatchNorm2d(channels),
-            "spatial": nn.Conv2d(channels, channels, 3, stride, 1), "n2": nn.BatchNorm2d(channels),
-            "expand": nn.Conv2d(channels, out, 1), "n3": nn.BatchNorm2d(out),
+            "reduce": nn.Conv2d(in_channels, channels, 1, bias=False), "n1": nn.BatchNorm2d(channels),
+            "spatial": nn.Conv2d(channels, channels, 3, stride, 1, bias=False), "n2": nn.BatchNorm2d(channels),
+            "expand": nn.Conv2d(channels, out, 1, bias=False), "n3": nn.BatchNorm2d(out),
         })
         self.projection = None
         if stride != 1 or in_channels != out:
-            self.projection = nn.Sequential(nn.Conv2d(in_channels, out, 1, stride), nn.BatchNorm2d(out))
+            self.projection = nn.Sequential(nn.Conv2d(in_channels, out, 1, stride, bias=False), nn.BatchNorm2d(out))
 
     def forward(self, x):
         L = self.layers
