@@ -73,3 +73,37 @@ def test_an_arm_name_that_collides_with_another_is_refused(tmp_path):
         assert "rename an arm" in str(error)
     else:
         raise AssertionError("a colliding arm name read another arm's run")
+
+
+def test_runs_of_an_older_combined_file_are_imported_marked_and_not_trained_again(tmp_path, capsys):
+    out = tmp_path / "batchnorm-tiny.json"
+    assert cli.main(["batchnorm", "--scale", "tiny", "--out", str(out)]) == 0
+    first = json.loads(out.read_text())
+    directory = tmp_path / "runs" / "batchnorm-tiny"
+    removed = sorted(directory.glob("BN-He-init-head-*.json"))  # as if this arm had been added since
+    assert removed
+    for path in directory.glob("*.json"):
+        path.unlink()
+    older = copy_without(first, "BN, He-init head")
+    out.write_text(json.dumps(older))
+    capsys.readouterr()
+    assert cli.main(["--import-stored", "batchnorm", "--scale", "tiny", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    expected = len(batchnorm.LEARNING_RATES) * len(batchnorm.SETTINGS["tiny"]["seeds"])
+    assert f"{expected} trained now" in printed
+    combined = json.loads(out.read_text())
+    assert combined["provenance"]["runs_imported"]["count"] == sum(map(len, older["results"]["arms"].values()))
+    for arm, records in combined["results"]["arms"].items():
+        imported = [r["provenance"].get("imported_from") for r in records]
+        assert all(imported) != arm.startswith("BN, He-init head"), arm
+        if all(imported):
+            assert [r["eval_acc"] for r in records] == [r["eval_acc"] for r in first["results"]["arms"][arm]]
+            assert all(r["provenance"]["cpu_seconds"] is None for r in records)
+
+
+def copy_without(stored: dict, variant: str) -> dict:
+    """`stored` with one variant's arms removed and no per-run provenance: a file from before runs were stored."""
+    results = {**stored["results"], "arms": {
+        arm: [{k: v for k, v in r.items() if k not in ("provenance", "cpu_seconds")} for r in records]
+        for arm, records in stored["results"]["arms"].items() if not arm.startswith(variant)}}
+    return {**stored, "results": results}

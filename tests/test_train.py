@@ -5,8 +5,14 @@ from __future__ import annotations
 import math
 
 import pytest
+import torch
+from torch import nn
+from torch._dynamo.utils import counters
 
-from course_lib.train import cosine, linear_decay, lr_curve, onecycle, step
+from course_lib.data import get_loaders
+from course_lib.models import LeNet5
+from course_lib.train import (Callback, Checkpoint, History, StopAfter, Trainer, cosine, fit_or_load, linear_decay,
+                              lr_curve, onecycle, seed_everything, select_device, step)
 
 
 def test_cosine_runs_from_the_initial_rate_to_the_floor():
@@ -48,14 +54,6 @@ def test_unknown_schedule_is_refused_with_the_choices():
 
 # --- the Trainer on real data ------------------------------------------------------------------------
 
-import torch
-from torch import nn
-
-from course_lib.data import get_loaders
-from course_lib.models import LeNet5
-from torch._dynamo.utils import counters
-
-from course_lib.train import Callback, Checkpoint, History, StopAfter, Trainer, fit_or_load, seed_everything, select_device
 
 
 class SmallNet(nn.Sequential):
@@ -260,3 +258,29 @@ def test_callbacks_given_to_fit_see_every_batch_like_the_trainers_own(small_load
     assert passed.batches == own.batches
     assert all(math.isfinite(loss) for _, loss in passed.batches)
     assert passed.epochs == own.epochs == [0, 1]
+
+
+def test_batch_crop_flip_gives_each_image_one_of_its_own_crops_or_their_mirror():
+    """The batched augmentation draws, per image, a crop of the zero-padded image and a flip: every output is
+    exactly one of the (2p+1)^2 crops of its own input or its mirror, and the draws vary over the batch."""
+    import torch
+    import torch.nn.functional as F
+
+    from course_lib.data import BatchCropFlip, get_dataset, raw_tensors
+
+    images, _ = raw_tensors(get_dataset("fashion_mnist", True))
+    batch = images[:64].float().div(255)
+    p = 2
+    torch.manual_seed(0)
+    out = BatchCropFlip(28, padding=p)(batch)
+    assert out.shape == batch.shape
+    padded = F.pad(batch, (p, p, p, p))
+    seen = set()
+    for i in range(len(batch)):
+        found = [(dy, dx, flip) for dy in range(2 * p + 1) for dx in range(2 * p + 1) for flip in (False, True)
+                 if torch.equal(out[i], (lambda c: c.flip(-1) if flip else c)(padded[i, :, dy:dy + 28, dx:dx + 28]))]
+        assert found, f"image {i} is not a crop of its own padded input"
+        seen.add(found[0])
+    assert len(seen) > 10 and {f for _, _, f in seen} == {False, True}
+    with pytest.raises(ValueError, match="resize them to 32 first"):
+        BatchCropFlip(32)(batch)

@@ -28,6 +28,7 @@ from course_lib.data.transforms import (
     DATASETS,
     FASHION_MNIST_CLASSES,
     MNIST_CLASSES,
+    BatchCropFlip,
     BatchTransform,
     DatasetInfo,
     crop_flip,
@@ -41,6 +42,7 @@ from course_lib.data.transforms import (
 )
 
 __all__ = [
+    "BatchCropFlip",
     "BatchTransform",
     "CIFAR10_CLASSES",
     "DATASETS",

@@ -67,6 +67,42 @@ def crop_flip(size: int, padding: int = 4) -> T.Compose:
     return T.Compose([T.RandomCrop(size, padding=padding), T.RandomHorizontalFlip()])
 
 
+class BatchCropFlip:
+    """`crop_flip` for a whole N×C×H×W float batch at once: every image draws its own crop offset and flip
+    (torch's global generator, like the per-image transforms), done with one pad, one gather and one `where`.
+
+    The same augmentation as `crop_flip(size, padding)` (zero padding, crop, flip with probability 1/2), not the
+    same random numbers: a run with it is a different draw from the same distribution. Pass it as
+    `split_loaders(..., augment=BatchCropFlip(32))`; `BatchTransform` calls it once per batch.
+    """
+
+    batched = True
+
+    def __init__(self, size: int, padding: int = 4):
+        if size < 1 or padding < 0:
+            raise ValueError(f"BatchCropFlip needs size >= 1 and padding >= 0, got size={size}, padding={padding}")
+        self.size, self.padding = size, padding
+
+    def __call__(self, batch: torch.Tensor) -> torch.Tensor:
+        n, _, h, w = batch.shape
+        if (h, w) != (self.size, self.size):
+            raise ValueError(f"BatchCropFlip({self.size}) got {h}×{w} images; resize them to {self.size} first")
+        p, device = self.padding, batch.device
+        padded = F.pad(batch, (p, p, p, p)) if p else batch
+        oy = torch.randint(0, 2 * p + 1, (n, 1), device=device)
+        ox = torch.randint(0, 2 * p + 1, (n, 1), device=device)
+        flip = torch.rand(n, device=device) < 0.5
+        cols = torch.arange(w, device=device).expand(n, w)
+        cols = torch.where(flip[:, None], cols.flip(1), cols) + ox          # a flip is a reversed column order
+        rows = torch.arange(h, device=device).expand(n, h) + oy
+        index = torch.arange(n, device=device)[:, None, None]
+        out = padded.permute(0, 2, 3, 1)[index, rows[:, :, None], cols[:, None, :]]  # N×H×W×C
+        return out.permute(0, 3, 1, 2).contiguous()
+
+    def __repr__(self) -> str:
+        return f"BatchCropFlip(size={self.size}, padding={self.padding})"
+
+
 def image_transform(
     info: DatasetInfo, *, resize: int | None = None, channels: int | None = None, normalize: bool = True, augment=None
 ) -> T.Compose:
@@ -114,7 +150,8 @@ class BatchTransform:
         if self.resize is not None and x.shape[-1] != self.resize:
             x = F.interpolate(x, size=(self.resize, self.resize), mode="bilinear", align_corners=False, antialias=True)
         if self.augment is not None:
-            x = torch.stack([self.augment(image) for image in x])
+            batched = getattr(self.augment, "batched", False)
+            x = self.augment(x) if batched else torch.stack([self.augment(image) for image in x])
         if self.normalize:
             mean, inv_std = self._mean_std(x.device)
             x = x.sub_(mean).mul_(inv_std)

@@ -9,13 +9,27 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import os
 import sys
 import time
+from pathlib import Path
 
 from course_lib.settings import full_mode
 
+import torch
+
 from . import SCALES, available, cost, runs, store
+
+
+THREADS_ENV = "COURSE_EXPERIMENT_THREADS"
+
+
+def threads() -> int:
+    """Torch threads per run: $COURSE_EXPERIMENT_THREADS, default 1. On the shared 2-core machine one thread
+    trained the experiments' nets 3x or more faster than torch's default of two (bench/README.md); run two jobs
+    (COURSE_EXPERIMENT_JOBS=2) to use both cores. On a free many-core machine, set more."""
+    return max(1, int(os.environ.get(THREADS_ENV, "1") or 1))
 
 
 def measured_cost(module, scale: str) -> dict | None:
@@ -45,12 +59,21 @@ def _module(name: str, scale: str):
     return module
 
 
-def run_one(name: str, scale: str, *, argv: list[str], out: str | None = None, runs_dir: str | None = None) -> str:
+def run_one(name: str, scale: str, *, argv: list[str], out: str | None = None, runs_dir: str | None = None,
+            import_stored: bool = False) -> str:
     """Run (or complete) one experiment at `scale` and write its combined results file; returns its path."""
     module = _module(name, scale)
     started, commit = time.time(), store.current_commit()
     resumable = getattr(module, "RESUMABLE", True)
     run_store = runs.RunStore(runs_dir or runs.default_dir(name, scale, out), commit=commit) if resumable else None
+    if import_stored:
+        if run_store is None:
+            raise SystemExit(f"{name} does not store its runs one by one; --import-stored does not apply")
+        source = Path(out) if out else store.path_for(name, scale)
+        count = runs.import_combined(json.loads(source.read_text()), run_store,
+                                     os.path.relpath(source, store.REPO))
+        print(f"imported {count} runs from {source}", flush=True)
+    torch.set_num_threads(threads())
     with runs.storing(run_store):
         results = module.run(scale)
     section = measured_cost(module, scale)
@@ -76,6 +99,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=None, help="results file (default: book/results/NAME-SCALE.json)")
     parser.add_argument("--runs-dir", default=None,
                         help="folder of the per-run files (default: runs/NAME-SCALE/ beside the results file)")
+    parser.add_argument("--import-stored", action="store_true",
+                        help="first copy the runs of the existing combined results file into the runs folder "
+                             "(marked as imported), so that only runs it lacks are trained")
     parser.add_argument("--cost-only", action="store_true",
                         help="measure only the cost section (CPU time per image, one configuration at a time) "
                              "and add it to the stored results file")
@@ -91,7 +117,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.cost_only:
         add_cost(args.name, scale, out=args.out)
     else:
-        run_one(args.name, scale, argv=argv_used, out=args.out, runs_dir=args.runs_dir)
+        run_one(args.name, scale, argv=argv_used, out=args.out, runs_dir=args.runs_dir,
+                import_stored=args.import_stored)
     return 0
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from functools import lru_cache, partial
 from typing import Any
 
-from course_lib.data import TensorBatchLoader, crop_flip, split_loaders
+from course_lib.data import BatchCropFlip, TensorBatchLoader, split_loaders
 from course_lib.experiments import cost, stats
 from course_lib.experiments._training import column, parallel_map, run_arm
 from course_lib.models import resnet18_cifar
@@ -56,7 +56,7 @@ def _splits(scale: str, side: int, augment: bool):
     s = SETTINGS[scale]
     return split_loaders("fashion_mnist", batch_size=s["batch"], val_size=s["val"], train_subset=s["train"],
                          test_subset=s["test"], resize=side, channels=3,
-                         augment=crop_flip(side, padding=side // 8) if augment else None, seed=0)
+                         augment=BatchCropFlip(side, padding=side // 8) if augment else None, seed=0)
 
 
 def _width(scale: str, config: dict[str, Any]) -> int:
@@ -91,7 +91,8 @@ def run_configurations(scale: str, arms: dict[str, dict[str, Any]]) -> dict[str,
         "data": f"Fashion-MNIST as 3x32x32 (no CIFAR-10 offline): {any_split.train.num_samples:,} training images, "
                 f"validation {any_split.val.num_samples:,} held out of the training split, test "
                 f"{any_split.test.num_samples:,} from the test split",
-        "settings": {k: v for k, v in s.items() if k not in ("seeds", "arms")},
+        "settings": {**{k: v for k, v in s.items() if k not in ("seeds", "arms")},
+                     "augmentation": "crop_flip's distribution drawn for the whole batch at once (BatchCropFlip)"},
         "seeds": list(s["seeds"]), "epochs": s["epochs"], "configurations": configurations, "arms": results,
     }
 

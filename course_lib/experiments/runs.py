@@ -77,6 +77,27 @@ class RunStore:
         return path
 
 
+def import_combined(stored: dict[str, Any], run_store: RunStore, source: str) -> int:
+    """Seed `run_store` with the runs of a combined results file made before runs were stored one by one, so
+    the runner trains only what that file lacks (e.g. an arm added since). Each imported run gets the file's
+    provenance, marked as imported; what the file never measured (CPU seconds, load) is None, not guessed.
+    Returns the number of runs written; runs already in the store are left alone."""
+    prov = stored["provenance"]
+    written = 0
+    for arm, records in stored["results"].get("arms", {}).items():
+        for record in records:
+            if run_store.path(arm, record["seed"]).is_file():
+                continue
+            run_prov = {"commit": prov["commit"], "device": prov["device"], "torch": prov["torch"],
+                        "threads": None, "started": prov["started"], "wall_seconds": record.get("seconds"),
+                        "cpu_seconds": None, "load_average_at_start": None,
+                        "imported_from": f"{source} (command {prov['command']!r}, started {prov['started']})"}
+            run_store.put(arm, record["seed"], {**record, "provenance": run_prov})
+            written += 1
+    run_store.trained.clear()
+    return written
+
+
 def active() -> RunStore | None:
     return _ACTIVE
 

@@ -73,8 +73,13 @@ def save(name: str, scale: str, results: dict[str, Any], *, started: float, argv
     per_run = [r["provenance"] for r in records if "provenance" in r]
     if per_run:
         prov["run_commits"] = sorted({p["commit"] for p in per_run})
-        prov["cpu_seconds_of_runs"] = round(sum(p["cpu_seconds"] for p in per_run), 1)
-        prov["wall_seconds_of_runs"] = round(sum(p["wall_seconds"] for p in per_run), 1)
+        measured = [p for p in per_run if p.get("cpu_seconds") is not None]
+        prov["cpu_seconds_of_runs"] = round(sum(p["cpu_seconds"] for p in measured), 1)
+        prov["wall_seconds_of_runs"] = round(sum(p["wall_seconds"] or 0 for p in per_run), 1)
+        imported = [p for p in per_run if p.get("imported_from")]
+        if imported:
+            prov["runs_imported"] = {"count": len(imported), "from": sorted({p["imported_from"] for p in imported}),
+                                     "note": "their CPU seconds were not measured; cpu_seconds_of_runs counts the others"}
     payload = {"experiment": name, "scale": scale, "provenance": prov, "results": results}
     partial = path.with_name(f".{path.name}.partial-{os.getpid()}")
     partial.write_text(json.dumps(payload, indent=1, sort_keys=False) + "\n")
