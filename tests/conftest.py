@@ -51,24 +51,26 @@ def fashion_mnist_root(tmp_path_factory: pytest.TempPathFactory, debian_fashion_
 
 
 @pytest.fixture(scope="session")
-def executed_chapters() -> dict[Path, object]:
-    """Every chapter the book lists, executed into the book's jupyter-cache (two at a time) and shared.
+def executed_chapters(request: pytest.FixtureRequest) -> dict[Path, object]:
+    """The chapters this session needs, executed into the book's jupyter-cache (two at a time), by path.
 
     The same step as `make book` (book/_ext/execute_chapters.py): tests/test_notebooks.py reads each
-    chapter's outcome from here and tests/test_book.py's build then finds every chapter cached, so
-    a test run executes each chapter once. A lock makes pytest-xdist workers wait for one another;
-    a chapter already cached for the current code is not run again. Keyed by resolved path.
+    chapter's outcome from here and tests/test_book.py's build then finds every chapter cached, so a
+    test run executes each chapter once. A chapter already cached for the current code is not run
+    again; the step's lock makes pytest-xdist workers (and `make book`) wait for one another. Only the
+    chapters whose tests were selected run, unless a book test was selected: the book needs them all.
     """
-    from filelock import FileLock
-
     sys.path.insert(0, str(REPO / "book" / "_ext"))
     import execute_chapters
 
-    BOOK_BUILD_DIR.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(BOOK_BUILD_DIR / ".execute-chapters.lock")):
-        outcomes = execute_chapters.execute_into_cache(
-            execute_chapters.toc_notebooks(BOOK_SOURCE), BOOK_BUILD_DIR / ".jupyter_cache",
-            workers=int(os.environ.get("BOOK_WORKERS", "2")), source=BOOK_SOURCE)
+    chapters = execute_chapters.toc_notebooks(BOOK_SOURCE)
+    selected = {item.callspec.params["chapter"].resolve() for item in request.session.items
+                if hasattr(item, "callspec") and "chapter" in item.callspec.params}
+    if not any(item.path.name == "test_book.py" for item in request.session.items):
+        chapters = [path for path in chapters if path.resolve() in selected]
+    outcomes = execute_chapters.execute_into_cache(
+        chapters, BOOK_BUILD_DIR / ".jupyter_cache", workers=int(os.environ.get("BOOK_WORKERS", "2")),
+        source=BOOK_SOURCE)
     return {outcome.path.resolve(): outcome for outcome in outcomes}
 
 

@@ -7,10 +7,10 @@ follows finds every notebook cached and executes nothing. `make book` and the te
 (tests/test_notebooks.py, tests/test_book.py) both call it, so a chapter runs once per change.
 
 A notebook is executed again when its code cells change (jupyter-cache's own rule) and also when
-the code it runs changes: the cache is tied to a fingerprint of `course_lib` (grading aside: no
-chapter imports it), `book/results/` and `requirements.txt`, and a cache made with another
-fingerprint is emptied first. Without that, a chapter broken by a library change would still pass
-from its old outputs.
+the code it runs changes: each cached execution is tied to a fingerprint of `course_lib` (grading
+aside: no chapter imports it), `book/results/` and `requirements.txt`, noted beside the cache
+(`course-executions.json`), and one made under another fingerprint is removed and run again.
+Without that, a chapter broken by a library change would still pass from its old outputs.
 
     python book/_ext/execute_chapters.py [--cache _build/.jupyter_cache] [--workers 2] [NOTEBOOK ...]
 
@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import importlib.util
+import json
 import logging
 import multiprocessing
 import os
@@ -31,14 +33,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
+from filelock import FileLock
 from jupyter_cache import get_cache
 from jupyter_cache.cache.db import NbProjectRecord
 from jupyter_cache.executors.basic import ExecutionWorkerLocalMProc, ProcessData
 
 REPO = Path(__file__).resolve().parents[2]
-FINGERPRINT_FILE = "course-fingerprint.txt"
-# What the chapters' outputs depend on besides their own code cells.
-FINGERPRINTED = ("course_lib", "book/results", "requirements.txt")
+STATE_FILE = "course-executions.json"
+# Left out of the fingerprint: no chapter imports it, and it changes often.
 NOT_FINGERPRINTED = ("course_lib/grading",)
 
 
@@ -82,14 +84,25 @@ def execute_config(source: Path = REPO) -> dict:
     return yaml.safe_load((source / "_config.yml").read_text()).get("execute", {}) or {}
 
 
+def _library_dir() -> Path:
+    """The folder of the course_lib the kernels import (found without importing it, which loads torch)."""
+    spec = importlib.util.find_spec("course_lib")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError("course_lib is not installed next to this Python: run `make setup` first")
+    return Path(next(iter(spec.submodule_search_locations))).resolve()
+
+
 def fingerprint(source: Path = REPO) -> str:
-    """A hash of every file the chapters' outputs depend on besides their code cells."""
+    """A hash of every file the chapters' outputs depend on besides their code cells: the course_lib the
+    kernels import (grading aside), the book's stored results and the pins."""
+    library = _library_dir()
+    roots = [(library, library.parent), (source / "book" / "results", source),
+             (REPO / "requirements.txt", REPO)]
     digest = hashlib.sha256()
-    for name in FINGERPRINTED:
-        root = source / name
+    for root, base in roots:
         files = sorted(root.rglob("*")) if root.is_dir() else [root]
         for path in files:
-            relative = path.relative_to(source).as_posix()
+            relative = path.relative_to(base).as_posix()
             if (not path.is_file() or "__pycache__" in path.parts
                     or any(relative.startswith(skip + "/") for skip in NOT_FINGERPRINTED)):
                 continue
@@ -97,16 +110,14 @@ def fingerprint(source: Path = REPO) -> str:
     return digest.hexdigest()
 
 
-def _last_times(cache_dir: Path) -> dict[str, float]:
-    """Seconds of each notebook's last recorded execution (empty without a cache)."""
-    if not (cache_dir / "global.db").is_file():
-        return {}
-    times: dict[str, float] = {}
-    for record in sorted(get_cache(str(cache_dir)).list_cache_records(), key=lambda r: r.created):
-        seconds = (record.data or {}).get("execution_seconds")
-        if seconds is not None:
-            times[record.uri] = float(seconds)
-    return times
+def _load_state(cache_dir: Path) -> dict:
+    """The step's own notes beside the cache: the fingerprint each cached execution was made under
+    (by jupyter-cache hash key) and each notebook's last execution time (to start the longest first)."""
+    try:
+        state = json.loads((cache_dir / STATE_FILE).read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return {"fingerprints": {}, "seconds": {}}
+    return {"fingerprints": dict(state.get("fingerprints", {})), "seconds": dict(state.get("seconds", {}))}
 
 
 def _run(data: ProcessData) -> tuple[int, str, float]:
@@ -120,28 +131,40 @@ def execute_into_cache(notebooks: list[Path], cache_dir: Path, *, workers: int =
                        log=print) -> list[Outcome]:
     """Bring every notebook in `notebooks` up to date in the jupyter-cache at `cache_dir`; one outcome each.
 
-    Up-to-date notebooks are not run again. The rest run in `workers` processes, longest first, each
-    in its own folder (as `run_in_temp: false` asks), with `_config.yml`'s timeout and allow_errors.
+    A notebook is up to date when the cache holds an execution of its current code cells made under
+    the current fingerprint; an execution made under another one is removed (so a build cannot show
+    it) and the notebook runs again. The rest run in `workers` processes, longest first, each in its
+    own folder (as `run_in_temp: false` asks), with `_config.yml`'s timeout and allow_errors. One
+    caller at a time per cache (a lock beside it), so `make book` and test runs can share it.
     """
     config = execute_config(source)
     if config.get("run_in_temp"):
         raise ValueError("_config.yml sets execute.run_in_temp: this step runs chapters in their own folder; "
                          "set run_in_temp: false or let jupyter-book execute them")
     cache_dir.mkdir(parents=True, exist_ok=True)
-    stamp, wanted = cache_dir / FINGERPRINT_FILE, fingerprint(source)
-    times = _last_times(cache_dir)
-    if (stamp.read_text().strip() != wanted) if stamp.is_file() else bool(times):
-        log(f"execute: course_lib, book/results or the pins changed since {cache_dir} was filled: "
-            "emptying it so every chapter runs against the current code")
-        get_cache(str(cache_dir)).clear_cache()
-        cache_dir.mkdir(parents=True, exist_ok=True)
-    cache = get_cache(str(cache_dir))
-    stamp.write_text(wanted + "\n")
+    with FileLock(str(cache_dir.parent / f".{cache_dir.name}.lock")):
+        return _execute_locked(notebooks, cache_dir, config, workers, source, log)
+
+
+def _execute_locked(notebooks: list[Path], cache_dir: Path, config: dict, workers: int, source: Path,
+                    log) -> list[Outcome]:
+    cache, state, wanted = get_cache(str(cache_dir)), _load_state(cache_dir), fingerprint(source)
     records = {str(path.resolve()): cache.add_nb_to_project(str(path.resolve())) for path in notebooks}
-    stale = {record.uri for record in cache.list_unexecuted(filter_pks=[r.pk for r in records.values()])}
-    outcomes: dict[str, Outcome] = {uri: Outcome(Path(uri), "cached") for uri in records if uri not in stale}
-    order = sorted(stale, key=lambda uri: (-times.get(uri, 0.0), -list(records).index(uri)))
-    if order:
+    outcomes: dict[str, Outcome] = {}
+    stale: list[str] = []
+    for uri in records:
+        cached = cache.get_cached_project_nb(uri)
+        if cached is not None and state["fingerprints"].get(cached.hashkey) == wanted:
+            outcomes[uri] = Outcome(Path(uri), "cached", state["seconds"].get(uri))
+            continue
+        if cached is not None:  # made from other library code, data or pins: never let a build show it
+            state["fingerprints"].pop(cached.hashkey, None)
+            cache.remove_cache(cached.pk)
+        stale.append(uri)
+    if not stale:
+        log(f"execute: all {len(records)} notebooks are cached for the current code ({cache_dir})")
+    else:
+        order = sorted(stale, key=lambda uri: (-state["seconds"].get(uri, 0.0), -list(records).index(uri)))
         timeout, allow_errors = config.get("timeout", 30), bool(config.get("allow_errors", False))
         tasks = [ProcessData(records[uri].pk, uri, cache, timeout, allow_errors) for uri in order]
         NbProjectRecord.remove_tracebacks([records[uri].pk for uri in order], cache.db)
@@ -153,6 +176,11 @@ def execute_into_cache(notebooks: list[Path], cache_dir: Path, *, workers: int =
                 status = {0: "executed", 1: "failed"}.get(code, "error")
                 traceback = cache.get_project_record(uri).traceback if code else None
                 outcomes[uri] = Outcome(Path(uri), status, seconds, traceback)
+                state["seconds"][uri] = round(seconds, 1)
+                cached = cache.get_cached_project_nb(uri) if code == 0 else None
+                if cached is not None:
+                    state["fingerprints"][cached.hashkey] = wanted
+                (cache_dir / STATE_FILE).write_text(json.dumps(state, indent=1, sort_keys=True) + "\n")
                 log(f"  {seconds:7.1f} s  {status:8s}  {_name(Path(uri), source)}")
         log(f"execute: done in {time.monotonic() - start:.1f} s")
     return [outcomes[str(path.resolve())] for path in notebooks]
