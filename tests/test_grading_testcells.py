@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -68,3 +67,36 @@ def test_imports_comments_and_hidden_markers_beside_the_check_are_fine() -> None
               "### BEGIN HIDDEN TESTS\n# a comment\ngrade.integers(square, points=2)\n### END HIDDEN TESTS\n")
     call = parse_test_cell(source, "t", 2)
     assert (call.module, call.function, call.target, call.hidden) == ("square", "integers", "square", True)
+
+
+def test_a_courses_own_check_module_is_found_from_its_folder_and_nothing_else_is(tmp_path: Path) -> None:
+    from course_lib.grading import course_checks
+
+    folder = tmp_path / "checks"
+    folder.mkdir()
+    (folder / "mine_checks.py").write_text("def works(fn, points=1):\n    return float(points)\n")
+    (folder / "_helper.py").write_text("")
+    try:
+        course_checks.register(course_checks.discover(["checks"], tmp_path))
+        call = parse_test_cell("import mine_checks as grade\ngrade.works(f, points=1)", "t", 1)
+        assert call.module == "course:mine_checks" and call.function == "works"
+        with pytest.raises(GraderSetupError, match="has no check missing"):
+            parse_test_cell("import mine_checks as grade\ngrade.missing(f, points=1)", "t", 1)
+        with pytest.raises(GraderSetupError, match=r"found in the check folders: mine_checks\)"):
+            parse_test_cell("import other_checks as grade\ngrade.works(f, points=1)", "t", 1)
+    finally:
+        course_checks.register({})
+    with pytest.raises(GraderSetupError, match="c.CourseGrader.check_folders in nbgrader_config.py names none"):
+        parse_test_cell("import mine_checks as grade\ngrade.works(f, points=1)", "t", 1)
+
+
+@pytest.mark.parametrize("name, message", [("json", "name of an installed module"),
+                                           ("torch", "name of an installed module")])
+def test_a_check_module_may_not_shadow_an_installed_one(tmp_path: Path, name: str, message: str) -> None:
+    from course_lib.grading import course_checks
+
+    (tmp_path / f"{name}.py").write_text("")
+    with pytest.raises(course_checks.CheckFolderError, match=message):
+        course_checks.discover(["."], tmp_path)
+    with pytest.raises(course_checks.CheckFolderError, match="is not a folder"):
+        course_checks.discover(["nowhere"], tmp_path)

@@ -8,15 +8,15 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-import torch  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from skimage import data as skdata  # noqa: E402
-from torch import nn  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+import torch
+from matplotlib.figure import Figure
+from skimage import data as skdata
+from torch import nn
 
-from course_lib import viz  # noqa: E402
+from course_lib import viz
 
 HISTORY = {
     "train_loss": [2.1, 1.2, 0.8],

@@ -128,7 +128,7 @@ def host_answers(url: str, timeout: float = 3.0) -> bool:
         try:
             with urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=timeout) as reply:
                 result["ok"] = 200 <= reply.status < 400
-        except Exception:  # any failure (DNS, proxy refusal, timeout) means: not reachable
+        except Exception:  # noqa: BLE001 - any failure (DNS, proxy refusal, timeout) means: not reachable
             result["ok"] = False
 
     worker = threading.Thread(target=probe, daemon=True)
