@@ -54,3 +54,10 @@ c.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests, SanitizeOutputs,
 
 # Students write their code where the release says so.
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+
+# The class grader (`python -m course_lib.grading autograde`) scores test cells of the form
+# `grade.<check>(<name>, points=N)`, where `grade` is a check module of course_lib.grading or one of the
+# course's own: every NAME.py in these folders (relative to this file) can be used as `import NAME as grade`.
+# Put one beside its notebook in solutions/<assignment>/ and it is released with it (book/instructors.md,
+# "Adding your own exercise"). nbgrader itself ignores this setting.
+c.CourseGrader.check_folders = []

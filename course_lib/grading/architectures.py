@@ -25,10 +25,12 @@ def parameter_totals(reference: nn.Module, bias_optional: bool = False) -> dict[
     return {total: " (with biases)", total - biases: " (without)"} if biases else {total: ""}
 
 
-def _module_cases(report: Report, label: str, student: Callable[..., nn.Module], args: tuple,
+def module_cases(report: Report, label: str, student: Callable[..., nn.Module], args: tuple,
                   reference: Callable[[], nn.Module], input_shape: tuple[int, ...], tolerance: float = 1e-4,
                   bias_optional: bool = False) -> None:
-    """Add three cases from one piece of module evidence: output shape, parameter count, same function."""
+    """Add three cases to ``report`` from one piece of module evidence of ``student(*args)``: output shape,
+    parameter count and the function computed, each against ``reference()`` (a trusted ``nn.Module`` factory)
+    on inputs of ``input_shape`` drawn from this run's salted seeds. Public: ``course_lib.grading.api``."""
     inputs = [torch.randn(*input_shape, generator=generator(11)), torch.randn(*input_shape, generator=generator(13))]
     seed = salted_seed(12)
     ev = mod.module_evidence(student, args, inputs, seed)
@@ -66,7 +68,7 @@ def vgg_block(factory: Callable[..., nn.Module], points: float = 2) -> float:
         return report.score()
     make = reference_model("make_vgg_features")
     for num_convs, c_in, c_out in [(1, 3, 8), (2, 4, 6), (3, 5, 5)]:
-        _module_cases(report, f"vgg_block({num_convs}, {c_in}, {c_out})", factory, (num_convs, c_in, c_out),
+        module_cases(report, f"vgg_block({num_convs}, {c_in}, {c_out})", factory, (num_convs, c_in, c_out),
                       lambda n=num_convs, i=c_in, o=c_out: make([o] * n + ["M"], batch_norm=False, in_channels=i),
                       (2, c_in, 8, 10), bias_optional=True)
     return report.score()
@@ -83,7 +85,7 @@ def inception(cls: Callable[..., nn.Module], points: float = 3) -> float:
     reference = reference_model("Inception")
     for args in INCEPTION_ARGS:
         # The specification asks for eps=1e-3; a block with PyTorch's default eps is within 2e-2.
-        _module_cases(report, f"Inception{args}", cls, args, lambda a=args: reference(*a),
+        module_cases(report, f"Inception{args}", cls, args, lambda a=args: reference(*a),
                       (4, args[0], 9, 7), tolerance=2e-2)
     return report.score()
 
@@ -107,7 +109,7 @@ def bottleneck(cls: Callable[..., nn.Module], points: float = 3) -> float:
     if report.block_if_reused(cls):
         return report.score()
     for args in BOTTLENECK_ARGS:
-        _module_cases(report, f"Bottleneck{args}", cls, args, lambda a=args: _reference_bottleneck(*a),
+        module_cases(report, f"Bottleneck{args}", cls, args, lambda a=args: _reference_bottleneck(*a),
                       (4, args[0], 8, 6))
     return report.score()
 
@@ -117,5 +119,5 @@ def lenet5(cls: Callable[..., nn.Module], points: float = 2) -> float:
     report = Report("LeNet-5", points)
     if report.block_if_reused(cls):
         return report.score()
-    _module_cases(report, "LeNet5()", cls, (), lambda: reference_model("LeNet5")(), (3, 1, 32, 32))
+    module_cases(report, "LeNet5()", cls, (), lambda: reference_model("LeNet5")(), (3, 1, 32, 32))
     return report.score()

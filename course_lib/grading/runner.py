@@ -34,7 +34,7 @@ from sqlalchemy.exc import SAWarning
 from tqdm.auto import tqdm
 from traitlets.config import Config
 
-from . import records
+from . import course_checks, records
 from .execute import NotebookGrade, SandboxedExecute
 from .inputs import MAX_EXTRA_BYTES, Submission, check_submission, find_submissions
 from .replay import new_secret
@@ -324,6 +324,10 @@ def autograde(options: Options) -> Report:
     root = Path(coursedir.root).resolve()
     os.chdir(root)  # nbgrader resolves every folder against the course root
     notebooks = _assignment_notebooks(app, options.assignment)
+    try:
+        course_checks.configure(app, root)
+    except course_checks.CheckFolderError as exc:
+        raise GradingError(str(exc)) from None
     submitted = Path(coursedir.format_path(coursedir.submitted_directory, ".", ".")).resolve().parent
     subs, unknown = find_submissions(Path(coursedir.submitted_directory).resolve(), options.assignment,
                                      options.students)

@@ -1,7 +1,7 @@
 """The trusted side's scoring of one notebook: test cells read, checks run against stand-ins, scores decided.
 
 Every graded test cell of the course ends with ``grade.<check>(<name>, points=N)``, where ``grade`` is one
-of the course's check modules. The class grader never runs such a cell in the sandbox. It runs the check
+of the package's check modules or of the course's own (``course_checks``, from ``c.CourseGrader.check_folders``). The class grader never runs such a cell in the sandbox. It runs the check
 here twice around the sandbox: once recording the requests it makes of ``<name>`` (``replay.Target``),
 once replaying the sandbox's answers; the check's score becomes the cell's output, as nbgrader scores it.
 """
@@ -16,11 +16,12 @@ from typing import Any, Callable
 from nbformat import NotebookNode
 from nbformat.v4 import new_output
 
-from . import checks
+from . import checks, course_checks
 from .replay import Target, salted
 
 CHECK_MODULES = ("resblk", "conv_basics", "pooling", "batchnorm_dropout", "architectures", "square")
 PACKAGE = "course_lib.grading"
+COURSE = "course:"  # TestCall.module prefix of a course's own check module (``course_checks``)
 
 
 class GraderSetupError(RuntimeError):
@@ -50,7 +51,8 @@ def parse_test_cell(source: str, grade_id: str, points: float) -> TestCall:
         tree = ast.parse(source)
     except SyntaxError as exc:
         raise GraderSetupError(f"{where} does not parse: {exc}") from None
-    aliases: dict[str, str] = {}
+    aliases: dict[str, str] = {}   # local name -> package module name, or COURSE + course check module name
+    ours = course_checks.names()
     for node in tree.body:
         if isinstance(node, ast.ImportFrom) and node.module == PACKAGE:
             aliases.update({a.asname or a.name: a.name for a in node.names})
@@ -58,6 +60,8 @@ def parse_test_cell(source: str, grade_id: str, points: float) -> TestCall:
             for a in node.names:
                 if a.name.startswith(PACKAGE + ".") and a.asname:
                     aliases[a.asname] = a.name[len(PACKAGE) + 1:]
+                elif a.name in ours:
+                    aliases[a.asname or a.name] = COURSE + a.name
     last = tree.body[-1] if tree.body else None
     for node in tree.body[:-1]:
         if not isinstance(node, (ast.Import, ast.ImportFrom)) and not _is_docstring(node):
@@ -72,20 +76,36 @@ def parse_test_cell(source: str, grade_id: str, points: float) -> TestCall:
     if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)
             and isinstance(call.func.value, ast.Name) and call.func.value.id in aliases
             and len(call.args) == 1 and isinstance(call.args[0], ast.Name)):
+        known = ", ".join(sorted(ours)) or "none: c.CourseGrader.check_folders in nbgrader_config.py names none"
         raise GraderSetupError(f"{where} must end with `grade.<check>(<name>, points=N)` where `grade` is one of "
-                               f"{PACKAGE}'s check modules")
+                               f"{PACKAGE}'s check modules or one of the course's own (`import NAME as grade`; "
+                               f"found in the check folders: {known})")
     module = aliases[call.func.value.id]
-    if module not in CHECK_MODULES:
+    if not module.startswith(COURSE) and module not in CHECK_MODULES:
         raise GraderSetupError(f"{where} uses {PACKAGE}.{module}, which is not a check module")
     function = call.func.attr
-    if function.startswith("_") or not callable(getattr(importlib.import_module(f"{PACKAGE}.{module}"),
-                                                        function, None)):
-        raise GraderSetupError(f"{where}: {PACKAGE}.{module} has no check {function}")
+    try:
+        found = getattr(check_module(module), function, None)
+    except course_checks.CheckFolderError as exc:
+        raise GraderSetupError(f"{where}: {exc}") from None
+    if function.startswith("_") or not callable(found):
+        raise GraderSetupError(f"{where}: {_shown(module)} has no check {function}")
     for keyword in call.keywords:
         if keyword.arg == "points" and isinstance(keyword.value, ast.Constant):
             if float(keyword.value.value) != float(points):
                 raise GraderSetupError(f"{where} passes points={keyword.value.value} but is worth {points:g}")
     return TestCall(grade_id, module, function, call.args[0].id, float(points), "BEGIN HIDDEN TESTS" in source)
+
+
+def check_module(module: str):
+    """The module a TestCall's ``module`` names: one of the package's, or the course's own (``COURSE`` + name)."""
+    if module.startswith(COURSE):
+        return course_checks.load(module[len(COURSE):])
+    return importlib.import_module(f"{PACKAGE}.{module}")
+
+
+def _shown(module: str) -> str:
+    return f"the course's check module {module[len(COURSE):]}" if module.startswith(COURSE) else f"{PACKAGE}.{module}"
 
 
 @dataclass
@@ -117,7 +137,7 @@ class CellVerdict:
 
 
 def _run_check(call: TestCall, target: Target) -> CellVerdict:
-    check = getattr(importlib.import_module(f"{PACKAGE}.{call.module}"), call.function)
+    check = getattr(check_module(call.module), call.function)
     broken = ""
     with checks.collect_reports() as reports:
         try:
