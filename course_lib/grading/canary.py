@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
+import time
 from pathlib import Path
 
 import nbformat
@@ -72,6 +73,7 @@ def _why(grade: NotebookGrade | None, result: JobResult | None) -> str:
 
 def check_solution(source: Path, run_job, secret: bytes, course_root: Path) -> str:
     """Grade the source notebook ``source`` through ``run_job``; its score line, or CanaryError with the cause."""
+    started = time.monotonic()
     nb = nbformat.read(source, as_version=4)
     results: list[JobResult] = []
     grades: list[NotebookGrade] = []
@@ -92,7 +94,8 @@ def check_solution(source: Path, run_job, secret: bytes, course_root: Path) -> s
     if grade is not None and not grade.verdicts and result is not None and result.status == "ok":
         return f"the instructor's solution {source.name} ran in the sandbox (it has no test cells)"
     if grade is not None and not grade.flags and total > 0 and score >= total - 1e-9:
-        return f"the instructor's solution {source.name} scored {score:g}/{total:g} in the sandbox"
+        return (f"the instructor's solution {source.name} scored {score:g}/{total:g} in the sandbox "
+                f"({time.monotonic() - started:.1f} s)")
     shown = f"{score:g}/{total:g}" if grade is not None else "nothing (the sandbox could not run it)"
     raise CanaryError(
         f"refusing to grade: the instructor's own solution {source} scored {shown} in the sandbox, so every "

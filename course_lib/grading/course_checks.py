@@ -109,7 +109,7 @@ def load(name: str) -> ModuleType:
         sys.modules[spec.name] = module  # dataclasses and pickling look their module up by name
         try:
             spec.loader.exec_module(module)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - any error in the instructor's module: say which file
             sys.modules.pop(spec.name, None)
             raise CheckFolderError(f"check module {file} fails to import: {type(exc).__name__}: {exc}") from None
         _loaded[name] = module
