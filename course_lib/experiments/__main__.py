@@ -19,7 +19,7 @@ from course_lib.settings import full_mode
 
 import torch
 
-from . import SCALES, available, cost, runs, store
+from . import SCALES, _training, available, cost, regimes, runs, store
 
 
 THREADS_ENV = "COURSE_EXPERIMENT_THREADS"
@@ -37,7 +37,8 @@ def measured_cost(module, scale: str) -> dict | None:
     if not hasattr(module, "cost_configs"):
         return None
     reference, configs = module.cost_configs(scale)
-    return cost.section(configs, reference, getattr(module, "COST_NOTES", {}))
+    options = dict(rounds=1, seconds=0.05) if scale == "tiny" else {}
+    return cost.section(configs, reference, getattr(module, "COST_NOTES", {}), **options)
 
 
 def add_cost(name: str, scale: str, out: str | None = None) -> str:
@@ -60,12 +61,19 @@ def _module(name: str, scale: str):
 
 
 def run_one(name: str, scale: str, *, argv: list[str], out: str | None = None, runs_dir: str | None = None,
-            import_stored: bool = False) -> str:
-    """Run (or complete) one experiment at `scale` and write its combined results file; returns its path."""
+            import_stored: bool = False, regime: bool = False) -> str:
+    """Run (or complete) one experiment at `scale` and write its combined results file; returns its path.
+
+    regime=True first puts the configured regime's settings (`regimes.TARGETS`) into the experiment's settings;
+    its runs then go to their own folder (runs/NAME-SCALE-regime/), apart from runs made with other settings.
+    """
     module = _module(name, scale)
     started, commit = time.time(), store.current_commit()
+    entry = regimes.apply(module, name, scale) if regime else regimes.target(name, scale)
     resumable = getattr(module, "RESUMABLE", True)
-    run_store = runs.RunStore(runs_dir or runs.default_dir(name, scale, out), commit=commit) if resumable else None
+    folder = runs_dir or runs.default_dir(name, f"{scale}-regime" if regime else scale, out)
+    settings = module.SETTINGS[scale] if hasattr(module, "SETTINGS") else None
+    run_store = runs.RunStore(folder, commit=commit, settings=settings) if resumable else None
     if import_stored:
         if run_store is None:
             raise SystemExit(f"{name} does not store its runs one by one; --import-stored does not apply")
@@ -74,15 +82,21 @@ def run_one(name: str, scale: str, *, argv: list[str], out: str | None = None, r
                                      os.path.relpath(source, store.REPO))
         print(f"imported {count} runs from {source}", flush=True)
     torch.set_num_threads(threads())
+    _training.TRAINER_DEFAULTS.update(channels_last=True)  # faster on 1 CPU thread and on GPUs (bench/README.md)
     with runs.storing(run_store):
         results = module.run(scale)
+    if entry is not None:
+        results["regime"] = {**entry, "applied": regime,
+                             "meaning": "the settings above were run" if regime else
+                                        "the regime this experiment should be run in; these results used the "
+                                        "scale's own settings (see results['settings'])"}
     section = measured_cost(module, scale)
     if section is not None:
         results["measured_cost"] = section
-    extra = {}
+    extra = {"threads": torch.get_num_threads(), "trainer_defaults": dict(_training.TRAINER_DEFAULTS)}
     if run_store is not None:
-        extra = {"runs_dir": os.path.relpath(run_store.directory, store.REPO),
-                 "runs_loaded": len(run_store.loaded), "runs_trained": len(run_store.trained)}
+        extra.update(runs_dir=os.path.relpath(run_store.directory, store.REPO),
+                     runs_loaded=len(run_store.loaded), runs_trained=len(run_store.trained))
     path = store.save(name, scale, results, started=started, argv=argv, out=out, commit=commit, extra=extra)
     loaded = f"; {len(run_store.loaded)} runs were stored already, {len(run_store.trained)} trained now" if run_store else ""
     print(f"{name} ({scale}): {time.time() - started:.0f} s{loaded}; results in {path}", flush=True)
@@ -92,16 +106,21 @@ def run_one(name: str, scale: str, *, argv: list[str], out: str | None = None, r
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m course_lib.experiments", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("name", nargs="?", help="experiment to run (omit to list them)")
+    parser.add_argument("name", nargs="?", help="experiment to run, or 'all' for every one in turn (omit to list them)")
     parser.add_argument("--scale", choices=SCALES, default=None,
                         help="tiny (the test suite's end-to-end check), fast (the chapter's live run), "
                              "medium (CPU, hours over sessions) or full (GPU); default: full when COURSE_FULL is on (1/true/yes), else medium")
     parser.add_argument("--out", default=None, help="results file (default: book/results/NAME-SCALE.json)")
+    parser.add_argument("--results-dir", default=None, help="with 'all': folder for the results files "
+                        "(default: book/results/)")
     parser.add_argument("--runs-dir", default=None,
                         help="folder of the per-run files (default: runs/NAME-SCALE/ beside the results file)")
     parser.add_argument("--import-stored", action="store_true",
                         help="first copy the runs of the existing combined results file into the runs folder "
                              "(marked as imported), so that only runs it lacks are trained")
+    parser.add_argument("--regime", action="store_true",
+                        help="run in the regime configured in course_lib/experiments/regimes.py (data size, width, "
+                             "epochs), with its runs in their own folder")
     parser.add_argument("--cost-only", action="store_true",
                         help="measure only the cost section (CPU time per image, one configuration at a time) "
                              "and add it to the stored results file")
@@ -111,14 +130,22 @@ def main(argv: list[str] | None = None) -> int:
     if not args.name:
         print("experiments:", ", ".join(names))
         return 0
-    if args.name not in names:
-        parser.error(f"unknown experiment {args.name!r}; choose one of: {', '.join(names)}")
+    if args.name not in names and args.name != "all":
+        parser.error(f"unknown experiment {args.name!r}; choose one of: {', '.join(names)}, or all")
     scale = args.scale or ("full" if full_mode() else "medium")
+    if args.name == "all":
+        if args.out or args.runs_dir or args.cost_only or args.import_stored:
+            parser.error("with 'all', give no --out, --runs-dir, --cost-only or --import-stored (each experiment "
+                         "writes its own files); use --results-dir to put them elsewhere")
+        for name in names:
+            out = str(Path(args.results_dir) / f"{name}-{scale}.json") if args.results_dir else None
+            run_one(name, scale, argv=[*argv_used[:1], name, "--scale", scale], out=out, regime=args.regime)
+        return 0
     if args.cost_only:
         add_cost(args.name, scale, out=args.out)
     else:
         run_one(args.name, scale, argv=argv_used, out=args.out, runs_dir=args.runs_dir,
-                import_stored=args.import_stored)
+                import_stored=args.import_stored, regime=args.regime)
     return 0
 
 

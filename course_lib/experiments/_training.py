@@ -17,6 +17,9 @@ from course_lib.experiments import runs as runs_store
 from course_lib.train import Callback, Trainer
 
 
+TRAINER_DEFAULTS: dict[str, Any] = {}  # set by the command-line runner (channels_last); an experiment's own options win
+
+
 class LossPerStep(Callback):
     """Records the training loss of every optimiser step."""
 
@@ -63,6 +66,8 @@ def run_arm(
     trained is written the moment it ends, with its provenance (commit, device, threads, wall and CPU
     seconds, load average at start).
     """
+    trainer_options = {**TRAINER_DEFAULTS, **trainer_options}
+    trainer_options.setdefault("device", getattr(train_loader, "device", None))  # train where the data lives
     run_store = runs_store.active() if arm is not None else None
     runs = []
     for seed in seeds:

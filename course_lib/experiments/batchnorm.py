@@ -13,17 +13,19 @@ from functools import lru_cache, partial
 from typing import Any
 
 from course_lib.data import split_loaders
+from course_lib.device import device_for_scale
+from course_lib.experiments._scales import Settings
 from course_lib.experiments import stats
 from course_lib.experiments._training import column, parallel_map, run_arm
 from course_lib.models import VGG
 from course_lib.models.variants import kaiming_linear_
 
-SETTINGS = {
+SETTINGS = Settings({
     "tiny": dict(train=200, val=100, epochs=1, seeds=(0, 1)),
     "fast": dict(train=2_000, val=1_000, epochs=2, seeds=(0, 1, 2)),
     "medium": dict(train=6_000, val=2_000, epochs=4, seeds=(0, 1, 2)),
     "full": dict(train=None, val=5_000, epochs=15, seeds=(0, 1, 2, 3, 4)),
-}
+})
 LEARNING_RATES = (0.01, 0.05, 0.25)
 VARIANTS = ("no BN", "no BN, He-init head", "BN", "BN, He-init head")
 HE_HEAD = ("no BN, He-init head", "BN, He-init head")
@@ -46,7 +48,8 @@ def arm_name(variant: str, lr: float) -> str:
 @lru_cache(maxsize=None)
 def _splits(scale: str):
     s = SETTINGS[scale]
-    return split_loaders("fashion_mnist", batch_size=128, val_size=s["val"], train_subset=s["train"], seed=0)
+    return split_loaders("fashion_mnist", batch_size=128, val_size=s["val"], train_subset=s["train"], seed=0,
+                         device=device_for_scale(scale))
 
 
 def _arm(scale: str, key: tuple[str, float]) -> list[dict[str, Any]]:

@@ -11,15 +11,17 @@ from functools import lru_cache, partial
 from typing import Any
 
 from course_lib.data import split_loaders
+from course_lib.device import device_for_scale
+from course_lib.experiments._scales import Settings
 from course_lib.experiments import stats
 from course_lib.experiments._training import column, loss_sentence, parallel_map, run_arm
 from course_lib.models.variants import cifar_net
 
-SETTINGS = {
+SETTINGS = Settings({
     "fast": dict(depths=(1, 5), width=8, train=1_000, val=500, epochs=3, batch=32, seeds=(0, 1, 2)),
     "medium": dict(depths=(1, 5), width=8, train=4_000, val=2_000, epochs=6, batch=64, seeds=(0, 1, 2)),
     "full": dict(depths=(3, 9), width=16, train=None, val=5_000, epochs=40, batch=128, seeds=(0, 1, 2)),
-}
+})
 OPTIMIZER = dict(optimizer="sgd", lr=0.05, momentum=0.9, weight_decay=1e-4)
 
 
@@ -30,7 +32,8 @@ def arm_name(n: int, residual: bool) -> str:
 @lru_cache(maxsize=None)
 def _splits(scale: str):
     s = SETTINGS[scale]
-    return split_loaders("fashion_mnist", batch_size=s["batch"], val_size=s["val"], train_subset=s["train"], seed=0)
+    return split_loaders("fashion_mnist", batch_size=s["batch"], val_size=s["val"], train_subset=s["train"], seed=0,
+                         device=device_for_scale(scale))
 
 
 def _run(scale: str, key: tuple[int, bool, int]) -> list[dict[str, Any]]:

@@ -11,16 +11,18 @@ from __future__ import annotations
 from typing import Any
 
 from course_lib.data import split_loaders
+from course_lib.device import device_for_scale
+from course_lib.experiments._scales import Settings
 from course_lib.experiments import stats
 from course_lib.experiments._training import column, loss_sentence, run_arm
 from course_lib.models import VGG
 from course_lib.models.variants import kaiming_linear_
 
-SETTINGS = {
+SETTINGS = Settings({
     "fast": dict(train=1_000, val=1_000, epochs=12, seeds=(0, 1, 2)),
     "medium": dict(train=2_000, val=2_000, epochs=30, seeds=(0, 1, 2, 3, 4)),
     "full": dict(train=10_000, val=5_000, epochs=60, seeds=(0, 1, 2, 3, 4)),
-}
+})
 RATES = (0.0, 0.5)
 
 
@@ -36,7 +38,8 @@ def arm_name(p: float) -> str:
 def run(scale: str) -> dict[str, Any]:
     """Both arms, every seed: losses and accuracies per epoch, training accuracy in eval mode at the end."""
     s = SETTINGS[scale]
-    splits = split_loaders("fashion_mnist", batch_size=64, val_size=s["val"], train_subset=s["train"], seed=0)
+    splits = split_loaders("fashion_mnist", batch_size=64, val_size=s["val"], train_subset=s["train"], seed=0,
+                         device=device_for_scale(scale))
     arms = {arm_name(p): run_arm(lambda: dropout_vgg(p), splits.train, splits.val, seeds=s["seeds"],
                                  epochs=s["epochs"], train_eval_loader=splits.train, optimizer="sgd", lr=0.05,
                                  momentum=0.9, arm=arm_name(p))

@@ -14,12 +14,14 @@ from functools import lru_cache, partial
 from typing import Any
 
 from course_lib.data import BatchCropFlip, TensorBatchLoader, split_loaders
+from course_lib.device import device_for_scale
+from course_lib.experiments._scales import Settings
 from course_lib.experiments import cost, stats
 from course_lib.experiments._training import column, parallel_map, run_arm
 from course_lib.models import resnet18_cifar
 from course_lib.train import constant, cosine, linear_decay
 
-SETTINGS = {
+SETTINGS = Settings({
     "tiny": dict(width=8, train=200, val=100, test=100, epochs=1, batch=64, lr=0.05, seeds=(0, 1),
                  arms=("baseline", "width x2")),
     "fast": dict(width=8, train=1_000, val=1_000, test=1_000, epochs=2, batch=64, lr=0.05, seeds=(0, 1, 2),
@@ -28,7 +30,7 @@ SETTINGS = {
                    arms=None),
     "full": dict(width=64, train=None, val=5_000, test=None, epochs=30, batch=128, lr=0.1, seeds=(0, 1, 2),
                  arms=None),
-}
+})
 SCHEDULES = {"cosine": cosine, "constant": constant, "linear decay to 1%": lambda: linear_decay(final=0.01)}
 RECIPE = dict(optimizer="sgd", momentum=0.9, weight_decay=5e-4, schedule="cosine", augment=True, batch_norm=True,
               width_factor=1.0, resolution=32)
@@ -56,7 +58,8 @@ def _splits(scale: str, side: int, augment: bool):
     s = SETTINGS[scale]
     return split_loaders("fashion_mnist", batch_size=s["batch"], val_size=s["val"], train_subset=s["train"],
                          test_subset=s["test"], resize=side, channels=3,
-                         augment=BatchCropFlip(side, padding=side // 8) if augment else None, seed=0)
+                         augment=BatchCropFlip(side, padding=side // 8) if augment else None, seed=0,
+                         device=device_for_scale(scale))
 
 
 def _width(scale: str, config: dict[str, Any]) -> int:
@@ -68,7 +71,7 @@ def _run_one(scale: str, task: tuple[str, dict[str, Any], int]) -> list[dict[str
     name, config, seed = task
     s, splits = SETTINGS[scale], _splits(scale, config["resolution"], config["augment"])
     train_eval = TensorBatchLoader(splits.train.images, splits.train.targets, 2 * s["batch"],
-                                   transform=splits.val.transform)  # training images, not augmented
+                                   transform=splits.val.transform, device=splits.train.device)  # not augmented
     width = _width(scale, config)
     return run_arm(
         lambda: resnet18_cifar(num_classes=10, in_channels=3, width=width, batch_norm=config["batch_norm"]),

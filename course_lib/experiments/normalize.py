@@ -13,15 +13,17 @@ import dataclasses
 from typing import Any
 
 from course_lib.data import DATASETS, BatchTransform, split_loaders
+from course_lib.device import device_for_scale
+from course_lib.experiments._scales import Settings
 from course_lib.experiments import stats
 from course_lib.experiments._training import column, run_arm
 from course_lib.experiments.batchnorm import small_vgg
 
-SETTINGS = {
+SETTINGS = Settings({
     "fast": dict(train=2_000, val=1_000, epochs=2, seeds=(0, 1, 2)),
     "medium": dict(train=6_000, val=2_000, epochs=3, seeds=(0, 1, 2)),
     "full": dict(train=None, val=5_000, epochs=15, seeds=(0, 1, 2, 3, 4)),
-}
+})
 ARMS = ("none: pixels in [0, 1]", "Normalize(0.5, 0.5): [-1, 1]", "Normalize(mean, std)")
 LR = 0.05
 
@@ -39,7 +41,8 @@ def transform_for(arm: str) -> BatchTransform:
 def run(scale: str) -> dict[str, Any]:
     """All three input pipelines, every seed, the same images and network."""
     s = SETTINGS[scale]
-    splits = split_loaders("fashion_mnist", batch_size=128, val_size=s["val"], train_subset=s["train"], seed=0)
+    splits = split_loaders("fashion_mnist", batch_size=128, val_size=s["val"], train_subset=s["train"], seed=0,
+                         device=device_for_scale(scale))
     arms = {}
     for arm in ARMS:
         splits.train.transform = splits.val.transform = transform_for(arm)

@@ -27,6 +27,7 @@ import torch.nn.functional as F
 
 from course_lib.data import DataUnavailable, dataset_source, get_loaders
 from course_lib.device import device_for_scale
+from course_lib.experiments._scales import Settings
 from course_lib.experiments import stats
 from course_lib.models import ConvNet
 
@@ -49,13 +50,13 @@ ARM_LABELS = {
     "default_init": "PyTorch's default initialisation",
 }
 RESUMABLE = False  # trains in its own loop, not through run_arm: a rerun trains every run again
-SETTINGS = {
+SETTINGS = Settings({
     # steps per arm and the seeds; medium and full run the notes' 10 × 469 steps
     "fast": {"steps": {"notes": 520, "normalized": 260, "default_init": 100}, "seeds": [1, 2, 3]},
     "medium": {"steps": {"notes": 10 * NOTES_STEPS_PER_EPOCH, "normalized": 1000,
                          "default_init": 10 * NOTES_STEPS_PER_EPOCH}, "seeds": [1, 2, 3]},
     "full": {"steps": {arm: 10 * NOTES_STEPS_PER_EPOCH for arm in ARMS}, "seeds": [1, 2, 3, 4, 5]},
-}
+})
 
 
 def data_loaders(normalize: bool, device: str | torch.device = "cpu") -> tuple[Any, Any, str]:

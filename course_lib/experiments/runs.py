@@ -45,8 +45,9 @@ def default_dir(name: str, scale: str, out: str | Path | None = None) -> Path:
 class RunStore:
     """The per-run files of one experiment at one scale."""
 
-    def __init__(self, directory: str | Path, commit: str | None = None):
+    def __init__(self, directory: str | Path, commit: str | None = None, settings: dict[str, Any] | None = None):
         self.directory = Path(directory)
+        self.settings = json.loads(json.dumps(settings, default=str)) if settings is not None else None
         self.commit = commit or store.current_commit()
         self.loaded: list[str] = []
         self.trained: list[str] = []
@@ -63,6 +64,10 @@ class RunStore:
         if payload.get("arm") != arm or payload.get("record", {}).get("seed") != seed:
             raise ValueError(f"{path} holds {payload.get('arm')!r} seed {payload.get('record', {}).get('seed')}, "
                              f"not {arm!r} seed {seed}: two arm names map to one file; rename an arm")
+        stored = payload.get("settings")
+        if self.settings is not None and stored is not None and stored != self.settings:
+            raise ValueError(f"{path} was trained with other settings ({stored}) than this run ({self.settings}); "
+                             f"use another --runs-dir, or delete the folder to start over")
         self.loaded.append(path.name)
         return payload["record"]
 
@@ -71,7 +76,7 @@ class RunStore:
         path = self.path(arm, seed)
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_name(f".{path.name}.partial-{os.getpid()}")
-        partial.write_text(json.dumps({"arm": arm, "record": record}, indent=1) + "\n")
+        partial.write_text(json.dumps({"arm": arm, "settings": self.settings, "record": record}, indent=1) + "\n")
         os.replace(partial, path)
         self.trained.append(path.name)
         return path

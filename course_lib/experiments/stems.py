@@ -10,15 +10,17 @@ from __future__ import annotations
 from typing import Any
 
 from course_lib.data import split_loaders
+from course_lib.device import device_for_scale
+from course_lib.experiments._scales import Settings
 from course_lib.experiments import stats
 from course_lib.experiments._training import column, run_arm
 from course_lib.models.variants import STEMS, resnet18_stem
 
-SETTINGS = {
+SETTINGS = Settings({
     "fast": dict(width=8, train=1_500, val=1_000, epochs=2, seeds=(0, 1, 2)),
     "medium": dict(width=8, train=3_000, val=1_000, epochs=3, seeds=(0, 1, 2)),
     "full": dict(width=64, train=None, val=5_000, epochs=30, seeds=(0, 1, 2)),
-}
+})
 LABELS = {
     "imagenet": "ImageNet stem (7x7/2 + max-pool)",
     "imagenet_late_pool": "7x7/2, max-pool after stage 1",
@@ -32,7 +34,7 @@ def run(scale: str) -> dict[str, Any]:
     """Each stem, every seed: validation accuracy per epoch, seconds, parameters."""
     s = SETTINGS[scale]
     splits = split_loaders("fashion_mnist", batch_size=128, val_size=s["val"], train_subset=s["train"], resize=32,
-                           channels=3, seed=0)
+                           channels=3, seed=0, device=device_for_scale(scale))
     arms = {LABELS[stem]: run_arm(lambda: resnet18_stem(stem, width=s["width"]), splits.train, splits.val,
                                   seeds=s["seeds"], epochs=s["epochs"], train_eval_loader=splits.train, arm=LABELS[stem], **OPTIMIZER)
             for stem in STEMS}

