@@ -27,6 +27,7 @@ import json
 import logging
 import multiprocessing
 import os
+import re
 import sys
 import time
 from dataclasses import dataclass
@@ -201,9 +202,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("jupyter_cache").setLevel(logging.WARNING)
     outcomes = execute_into_cache(args.notebooks or toc_notebooks(), args.cache.resolve(), workers=args.workers)
     failed = [outcome for outcome in outcomes if not outcome.ok]
-    for outcome in failed:
-        print(f"execute: {_name(outcome.path, REPO)} {outcome.status}:\n{outcome.traceback or '(no traceback)'}",
-              file=sys.stderr)
+    for outcome in failed:  # the failing cell and its error are printed above, as the worker saw them
+        last = re.sub(r"\x1b\[[0-9;]*m", "", outcome.traceback or "(no traceback)").strip().splitlines()[-1]
+        print(f"execute: {_name(outcome.path, REPO)} {outcome.status}: {last}", file=sys.stderr)
     return 1 if failed else 0
 
 
