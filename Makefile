@@ -60,11 +60,18 @@ setup: $(STAMP) $(SYSTEM_STAMP) $(DATA_STAMP) $(AXE)
 
 # The chapters are executed into jupyter-book's cache first, BOOK_WORKERS at a time (jupyter-book alone
 # runs them one after another); the build then finds each one cached. A chapter that fails there runs
-# again in the build, which reports it with the others and fails.
+# again in the build, which reports it with the others and fails. When nothing the HTML is made from
+# has changed since the last successful build (book/_ext/book_inputs.py), jupyter-book is not started.
+BOOK_STAMP := _build/html/.book-inputs
 book: setup
 	@start=$$(date +%s); \
 	$(BIN)/python book/_ext/execute_chapters.py --cache _build/.jupyter_cache --workers $(BOOK_WORKERS); executed=$$?; \
-	$(BIN)/jupyter-book build . -W -n --keep-going --builder html; status=$$?; \
+	if [ $$executed -eq 0 ] && $(BIN)/python book/_ext/book_inputs.py check $(BOOK_STAMP); then \
+	  echo "book: _build/html is up to date with the chapters, their outputs and the configuration"; status=0; \
+	else \
+	  $(BIN)/jupyter-book build . -W -n --keep-going --builder html; status=$$?; \
+	  if [ $$status -eq 0 ] && [ $$executed -eq 0 ]; then $(BIN)/python book/_ext/book_inputs.py write $(BOOK_STAMP); fi; \
+	fi; \
 	$(BIN)/python book/_ext/execution_times.py _build/.jupyter_cache; \
 	if [ $$status -eq 0 ]; then status=$$executed; fi; \
 	echo "book: built in $$(( $$(date +%s) - start )) s (exit $$status); open _build/html/index.html"; \

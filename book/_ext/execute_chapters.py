@@ -32,12 +32,13 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
 from filelock import FileLock
-from jupyter_cache import get_cache
-from jupyter_cache.cache.db import NbProjectRecord
-from jupyter_cache.executors.basic import ExecutionWorkerLocalMProc, ProcessData
+
+if TYPE_CHECKING:
+    from jupyter_cache.executors.basic import ProcessData
 
 REPO = Path(__file__).resolve().parents[2]
 STATE_FILE = "course-executions.json"
@@ -117,12 +118,15 @@ def _load_state(cache_dir: Path) -> dict:
     try:
         state = json.loads((cache_dir / STATE_FILE).read_text())
     except (FileNotFoundError, json.JSONDecodeError):
-        return {"fingerprints": {}, "seconds": {}}
-    return {"fingerprints": dict(state.get("fingerprints", {})), "seconds": dict(state.get("seconds", {}))}
+        return {"fingerprints": {}, "seconds": {}, "executed": {}}
+    return {"fingerprints": dict(state.get("fingerprints", {})), "seconds": dict(state.get("seconds", {})),
+            "executed": dict(state.get("executed", {})), "clean": state.get("clean")}
 
 
 def _run(data: ProcessData) -> tuple[int, str, float]:
     """Pool task: execute one project notebook into the cache; (status code, uri, wall seconds)."""
+    from jupyter_cache.executors.basic import ExecutionWorkerLocalMProc
+
     start = time.monotonic()
     code, uri = ExecutionWorkerLocalMProc()(data)
     return code, uri, time.monotonic() - start
@@ -149,7 +153,18 @@ def execute_into_cache(notebooks: list[Path], cache_dir: Path, *, workers: int =
 
 def _execute_locked(notebooks: list[Path], cache_dir: Path, config: dict, workers: int, source: Path,
                     log) -> list[Outcome]:
-    cache, state, wanted = get_cache(str(cache_dir)), _load_state(cache_dir), fingerprint(source)
+    state, wanted = _load_state(cache_dir), fingerprint(source)
+    clean = _clean_key(notebooks, wanted)
+    if state.get("clean") == clean:  # the last call left every one of these up to date: skip jupyter-cache
+        log(f"execute: all {len(notebooks)} notebooks are cached for the current code ({cache_dir})")
+        return [Outcome(path, "cached", state["seconds"].get(str(path.resolve()))) for path in notebooks]
+    # imported here: nbformat and SQLAlchemy take seconds, which a rebuild with nothing to run skips
+    from jupyter_cache import get_cache
+    from jupyter_cache.cache.db import NbProjectRecord
+    from jupyter_cache.executors.basic import ProcessData
+
+    cache = get_cache(str(cache_dir))
+    state.pop("clean", None)
     records = {str(path.resolve()): cache.add_nb_to_project(str(path.resolve())) for path in notebooks}
     outcomes: dict[str, Outcome] = {}
     stale: list[str] = []
@@ -178,13 +193,25 @@ def _execute_locked(notebooks: list[Path], cache_dir: Path, config: dict, worker
                 traceback = cache.get_project_record(uri).traceback if code else None
                 outcomes[uri] = Outcome(Path(uri), status, seconds, traceback)
                 state["seconds"][uri] = round(seconds, 1)
+                state["executed"][uri] = time.strftime("%Y-%m-%d %H:%M")
                 cached = cache.get_cached_project_nb(uri) if code == 0 else None
                 if cached is not None:
                     state["fingerprints"][cached.hashkey] = wanted
                 (cache_dir / STATE_FILE).write_text(json.dumps(state, indent=1, sort_keys=True) + "\n")
                 log(f"  {seconds:7.1f} s  {status:8s}  {_name(Path(uri), source)}")
         log(f"execute: done in {time.monotonic() - start:.1f} s")
+    if all(outcome.ok for outcome in outcomes.values()):
+        state["clean"] = clean
+    (cache_dir / STATE_FILE).write_text(json.dumps(state, indent=1, sort_keys=True) + "\n")
     return [outcomes[str(path.resolve())] for path in notebooks]
+
+
+def _clean_key(notebooks: list[Path], wanted: str) -> str:
+    """A hash of the notebooks' bytes, their paths and the fingerprint: equal means nothing to run."""
+    digest = hashlib.sha256(wanted.encode())
+    for path in notebooks:
+        digest.update(str(path.resolve()).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
 
 
 def _name(path: Path, root: Path) -> str:
