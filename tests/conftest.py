@@ -80,6 +80,7 @@ def executed_chapters(request: pytest.FixtureRequest) -> dict[Path, object]:
 SLOW_FILES = {
     "test_book.py": "book",
     "test_notebooks.py": "notebooks",
+    "test_execute_chapters.py": "notebooks",
     "test_exercises.py": "nbgrader",
     "test_formgrader.py": "nbgrader",
     "test_jupyterlab_student.py": "nbgrader",
