@@ -12,7 +12,7 @@ from course_lib.experiments import cost, lab, store, vgg_vs_inception
 from course_lib.models import resnet18_cifar
 from course_lib.models.small import reduced_vgg11, small_googlenet
 
-COSTED = ("lab", "resolution", "vgg_vs_inception")
+COSTED = ("lab", "resolution", "vgg_vs_inception", "stems")
 
 
 @pytest.mark.parametrize("name", COSTED)
@@ -63,3 +63,9 @@ def test_the_chapters_print_the_measured_costs_not_the_runs_seconds():
     section = store.load("vgg_vs_inception", "medium")["results"]["measured_cost"]
     if "GoogLeNet" in section["notes"]:
         assert section["notes"]["GoogLeNet"] in sentence
+
+
+def test_stored_stems_cost_agrees_with_the_multiply_adds_or_says_why_and_chapter_9_prints_it():
+    check.cost_explained(store.load("stems", "medium")["results"]["measured_cost"])
+    code = "\n".join(check.source(c) for c in check.cells("09_resnet.ipynb") if c["cell_type"] == "code")
+    assert "stems.cost_lines(" in code and '"seconds per run"' not in code

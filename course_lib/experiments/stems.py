@@ -7,12 +7,13 @@ CIFAR-10), a training subset and a validation set held out of the training split
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from course_lib.data import split_loaders
 from course_lib.device import device_for_scale
 from course_lib.experiments._scales import Settings
-from course_lib.experiments import stats
+from course_lib.experiments import cost, stats
 from course_lib.experiments._training import column, run_arm
 from course_lib.models.variants import STEMS, resnet18_stem
 
@@ -45,6 +46,27 @@ def run(scale: str) -> dict[str, Any]:
                      "batch_size": 128},
         "seeds": list(s["seeds"]), "epochs": s["epochs"], "arms": arms,
     }
+
+
+COST_NOTES: dict[str, str] = {
+    "CIFAR stem (3x3/1)": "the CIFAR stem keeps 32x32 maps into stage 1, 16 times the positions of the ImageNet "
+                          "stem's 8x8; convolutions over larger maps do more multiply-adds per second, so the time "
+                          "grows less than the multiply-adds.",
+}
+
+
+def cost_configs(scale: str) -> tuple[str, dict]:
+    """Every stem's ResNet-18 on one real 3×32×32 training batch of `scale`, for `cost.section`."""
+    s = SETTINGS[scale]
+    splits = split_loaders("fashion_mnist", batch_size=128, val_size=s["val"], train_subset=s["train"], resize=32,
+                           channels=3, seed=0)
+    x, y = next(iter(splits.train))
+    return LABELS["imagenet"], {LABELS[stem]: (partial(resnet18_stem, stem, width=s["width"]), x, y) for stem in STEMS}
+
+
+def cost_lines(results: dict[str, Any]) -> list[str]:
+    """Each stem's measured cost against the ImageNet stem's, beside the multiply-adds."""
+    return cost.lines(results["measured_cost"])
 
 
 def verdicts(results: dict[str, Any]) -> dict[str, stats.Comparison]:
