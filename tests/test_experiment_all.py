@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -22,7 +23,7 @@ def tiny(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("tiny")
     command = [sys.executable, "-m", "course_lib.experiments", "all", "--scale", "tiny", "--results-dir", str(folder)]
     done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=900,
-                          env={"OMP_NUM_THREADS": "1", "PATH": str(Path(sys.executable).parent), "HOME": str(folder)})
+                          env={**os.environ, "OMP_NUM_THREADS": "1", "COURSE_EXPERIMENT_JOBS": "1"})
     assert done.returncode == 0, done.stderr[-3000:]
     return folder
 
