@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # System packages the course uses beyond pip: real Fashion-MNIST, a browser for the browser tests
 # (Playwright drives Debian's Chromium: its own browser download is not available), npm for
-# axe-core (the accessibility check), PostgreSQL for the large-class gradebook. Installed only
+# axe-core (the accessibility check), PostgreSQL for the large-class gradebook, libseccomp for the
+# grading sandbox's syscall filter (pyseccomp loads it; the grader refuses to grade without it). Installed only
 # where we are root and apt-get exists; elsewhere it says what is missing and how the course copes.
 set -uo pipefail
 
-packages=(dataset-fashion-mnist chromium postgresql)
+packages=(dataset-fashion-mnist chromium postgresql libseccomp2)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -32,6 +33,7 @@ setup: not root (or no apt-get), so these system packages are not installed: ${m
   - chromium: the browser tests (built book, JupyterLab, formgrader) are skipped without it.
   - npm: axe-core is not installed, so the accessibility test of the book is skipped.
   - postgresql: the PostgreSQL gradebook tests are skipped without it; SQLite is the default.
+  - libseccomp2: the class grader refuses to grade without its syscall filter (or --unsafe says so).
 MSG
 fi
 exit 0

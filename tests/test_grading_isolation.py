@@ -7,6 +7,7 @@ what a normal user gets, forced here as root).
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import shutil
@@ -22,22 +23,13 @@ from course_lib.grading import democourse
 from course_lib.grading.sandbox import IsolationError, Limits, Sandbox, isolation_mode
 from course_lib.grading.sandboxed import cgroups
 
+import sandbox_prereqs
+
 REPO = Path(__file__).resolve().parents[1]
 ASSIGNMENT = "conv_basics"
-linux_root = pytest.mark.skipif(
-    not sys.platform.startswith("linux") or os.geteuid() != 0 or shutil.which("unshare") is None,
-    reason="the isolation under test (own uid, namespaces, cgroups) needs Linux, root and unshare")
-
-
-def _has_cgroups() -> bool:
-    try:
-        cgroups.detect()
-        return True
-    except cgroups.CgroupError:
-        return False
-
-
-needs_cgroups = pytest.mark.skipif(not _has_cgroups(), reason="no cgroup memory and pids controllers here")
+# Skipped where the machine lacks them, failed instead under COURSE_REQUIRE_SANDBOX=1 (.ci/run sets it).
+linux_root = sandbox_prereqs.needs(root=True)
+needs_cgroups = sandbox_prereqs.needs(cgroups=True)
 
 
 def make_real_course(root: Path, assignment: str = ASSIGNMENT) -> Path:
@@ -227,3 +219,119 @@ def test_a_submission_cannot_signal_trace_or_read_the_template(mode: str, monkey
 def test_no_isolation_means_refusal() -> None:
     with pytest.raises(IsolationError, match="namespaces"):
         Sandbox().start()
+
+
+# ----------------------------------------------------------------------------------------------------
+# The syscall filter (sandboxed.syscalls): every denied call refused from inside a submission
+# ----------------------------------------------------------------------------------------------------
+
+HOSTILE_SYSCALLS = (REPO / "tests" / "hostile" / "syscalls.py").read_text()
+# The same job then trains a small net with DataLoader workers (fork) and threads: the filter leaves torch be.
+TRAINING = """import threading, torch, torch.nn as nn
+from torch.utils.data import DataLoader, TensorDataset
+torch.manual_seed(0)
+data = TensorDataset(torch.randn(64, 3, 8, 8), torch.randint(0, 2, (64,)))
+net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(), nn.Linear(144, 2))
+opt = torch.optim.SGD(net.parameters(), lr=0.1)
+for x, y in DataLoader(data, batch_size=16, num_workers=2):
+    loss = nn.functional.cross_entropy(net(x), y)
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+worker = threading.Thread(target=lambda: None)
+worker.start()
+worker.join()
+print("TRAINED", bool(torch.isfinite(loss.detach())), open("/proc/self/status").read().split("Seccomp:")[1].split()[0])
+"""
+
+
+def _outcomes(result) -> dict[str, str]:
+    text = "".join(o.get("text", "") for o in result.cells[0]["outputs"])
+    return ast.literal_eval(text.split("SYSCALLS ", 1)[1].splitlines()[0])
+
+
+def _without_libseccomp(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Stage the sandbox with a `pyseccomp` that cannot load, as on a machine without libseccomp."""
+    from course_lib.grading import sandbox as sandbox_module
+
+    stage = sandbox_module.stage_sandboxed_package
+
+    def broken() -> str:
+        folder = stage()
+        Path(folder, "pyseccomp.py").write_text("raise RuntimeError('Unable to find libseccomp')\n")
+        return folder
+
+    monkeypatch.setattr(sandbox_module, "stage_sandboxed_package", broken)
+
+
+def test_the_filter_names_every_call_the_hostile_hand_in_makes() -> None:
+    from course_lib.grading.sandboxed import syscalls
+
+    attempted = {line.split('"')[1].split("(")[0] for line in HOSTILE_SYSCALLS.splitlines()
+                 if line.lstrip().startswith(("call(", "pid = call("))}
+    assert set(syscalls.denied_names()) <= attempted, set(syscalls.denied_names()) - attempted
+    assert {"unshare", "setns", "ptrace", "process_vm_readv", "process_vm_writev", "mount", "umount2", "pivot_root",
+            "bpf", "perf_event_open", "keyctl", "add_key", "request_key", "io_uring_setup", "io_uring_enter",
+            "io_uring_register", "userfaultfd", "init_module", "finit_module", "delete_module", "reboot",
+            "kexec_load", "kexec_file_load"} <= set(syscalls.denied_names())
+
+
+@linux_root
+@needs_cgroups
+@pytest.mark.parametrize("mode", ["full", "namespaces"])
+def test_every_denied_call_from_a_submission_is_refused_and_torch_still_trains(mode: str) -> None:
+    limits = Limits(timeout=120, cell_timeout=100, memory_mb=2500)
+    with Sandbox(mode=mode) as sandbox:
+        assert not sandbox.skipped
+        result = sandbox.run([HOSTILE_SYSCALLS, TRAINING], {}, limits)
+
+    assert result.status == "ok", result.detail
+    outcomes = _outcomes(result)
+    assert len(outcomes) >= 60
+    expected = {name: "ENOSYS" if name == "clone3" else "EPERM" for name in outcomes}
+    assert outcomes == expected, {k: v for k, v in outcomes.items() if v != expected[k]}
+    trained = "".join(o.get("text", "") for o in result.cells[1]["outputs"])
+    assert "TRAINED True 2" in trained, result.cells[1]
+
+
+@linux_root
+@needs_cgroups
+def test_without_libseccomp_the_sandbox_refuses_and_unsafe_runs_unfiltered_saying_so(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    _without_libseccomp(monkeypatch)
+    with pytest.raises(IsolationError, match="syscall filter") as refused:
+        Sandbox(mode="namespaces").start()
+    assert "libseccomp" in str(refused.value) and "--unsafe" in str(refused.value)
+
+    limits = Limits(timeout=120, cell_timeout=100, memory_mb=2500)
+    with Sandbox(mode="namespaces", unsafe=True) as sandbox:
+        assert [s.split(":")[0] for s in sandbox.skipped] == ["syscall filter"], sandbox.skipped
+        assert "UNSAFE, graded without: syscall filter" in sandbox.describe()
+        result = sandbox.run([HOSTILE_SYSCALLS], {}, limits)
+    assert result.status == "ok", result.detail
+    assert any("without: syscall filter" in note for note in result.notes)
+    outcomes = _outcomes(result)
+    # Unfiltered, the same calls reach the kernel: what the filter refused above is the filter's doing.
+    done = {name for name, outcome in outcomes.items() if outcome == "DONE"}
+    assert {"unshare", "clone(NEWNS)", "clone(NEWNET)", "mount", "fsopen", "io_uring_setup", "keyctl",
+            "add_key"} <= done, outcomes
+    assert outcomes["clone3"] != "ENOSYS"
+
+
+def test_under_course_require_sandbox_a_missing_prerequisite_fails_instead_of_skipping(tmp_path: Path) -> None:
+    (tmp_path / "test_needs.py").write_text(
+        "import sandbox_prereqs\n\n\n@sandbox_prereqs.needs()\ndef test_decorated():\n    pass\n\n\n"
+        "def test_required_inside():\n    sandbox_prereqs.require()\n")
+    bare = {"PATH": str(Path(sys.executable).parent), "PYTHONPATH": f"{REPO / 'tests'}{os.pathsep}{REPO}",
+            "HOME": str(tmp_path)}  # no unshare on this PATH
+
+    def run(**env: str) -> str:
+        done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-rfs", "-p", "no:cacheprovider",
+                               str(tmp_path / "test_needs.py")], cwd=tmp_path, env={**bare, **env},
+                              capture_output=True, text=True, timeout=120)
+        return done.stdout
+
+    skipped = run()
+    assert "2 skipped" in skipped and "unshare" in skipped
+    required = run(COURSE_REQUIRE_SANDBOX="1")
+    assert "2 failed" in required and "COURSE_REQUIRE_SANDBOX=1, but the sandbox needs util-linux's unshare" in required

@@ -6,9 +6,10 @@ evidence requests) to a fresh child through a pair of pipes, and reads back the 
 evidence, which only ``channel.decode`` ever parses. After each job the slot is swept.
 
 Isolation fails closed: when a step cannot be set up (namespaces, own uid, hidden paths, limits, cgroups,
-protection of the template), ``Sandbox.start`` raises ``IsolationError`` naming the step and its fix, unless
-``unsafe`` is set, in which case the step is skipped and listed in ``Sandbox.skipped``. Per-job memory and
-process caps come from cgroups (``sandboxed.cgroups``: v2 where it offers memory and pids, else v1).
+protection of the template, the syscall filter), ``Sandbox.start`` raises ``IsolationError`` naming the step
+and its fix, unless ``unsafe`` is set, in which case the step is skipped and listed in ``Sandbox.skipped``.
+Per-job memory and process caps come from cgroups (``sandboxed.cgroups``: v2 where it offers memory and pids,
+else v1).
 """
 
 from __future__ import annotations
@@ -64,6 +65,9 @@ FIXES = {
     "template not traceable": "the kernel must honour prctl(PR_SET_DUMPABLE, 0) (Linux does)",
     "template protection": "run the grader as root, so every submission runs as a uid other than the template's",
     "signals": "a preloaded module installs signal handlers in the template: drop it from the preload list",
+    "syscall filter": "install libseccomp (Debian: apt-get install libseccomp2) and the pinned pyseccomp (make setup), "
+                      "on a kernel with seccomp filters (CONFIG_SECCOMP_FILTER; in a container, one whose own "
+                      "profile allows seccomp(2))",
     "own uid in child": "run the grader as root",
     "probe": "the isolation probe failed unexpectedly: rerun; if it persists, report the message",
     "dask tls": "make certificates with `python -m course_lib.grading certs DIR`, start the scheduler and workers "

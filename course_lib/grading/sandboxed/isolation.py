@@ -17,7 +17,8 @@ from pathlib import Path
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
 
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT, MS_BIND, MS_REC = 1, 2, 4, 32, 4096, 16384
-PR_SET_NO_NEW_PRIVS = 38
+PR_SET_NO_NEW_PRIVS, PR_GET_NO_NEW_PRIVS = 38, 39
+CLONE_NEWNS, CLONE_NEWUSER = 0x00020000, 0x10000000
 PR_GET_DUMPABLE, PR_SET_DUMPABLE = 3, 4
 PTRACE_SEIZE = 0x4206
 
@@ -97,7 +98,11 @@ def drop_privileges(uid: int | None, gid: int | None) -> None:
         os.setgroups([])
         os.setgid(gid if gid is not None else uid)
         os.setuid(uid)
-    _libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+    if _libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"prctl(PR_SET_NO_NEW_PRIVS, 1): {os.strerror(err)}")
+    if _libc.prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) != 1:
+        raise OSError("prctl(PR_SET_NO_NEW_PRIVS, 1) did not hold")
 
 
 def set_dumpable(dumpable: bool) -> None:
@@ -130,7 +135,7 @@ def lock_mounts() -> None:
     less privileged namespace are locked together by the kernel.
     """
     uid, gid = os.getuid(), os.getgid()
-    if _libc.unshare(0x10000000 | 0x00020000) != 0:  # CLONE_NEWUSER | CLONE_NEWNS
+    if _libc.unshare(CLONE_NEWUSER | CLONE_NEWNS) != 0:
         err = ctypes.get_errno()
         raise OSError(err, f"unshare: {os.strerror(err)}")
     Path("/proc/self/setgroups").write_text("deny")

@@ -24,7 +24,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import cgroups, channel, evidence, isolation
+from . import cgroups, channel, evidence, isolation, syscalls
 from .cellrunner import run_cells
 from .channel import read_frame, write_frame
 
@@ -50,7 +50,8 @@ def _step(name: str, action, *args):
 
 def _isolate(opts: dict) -> None:
     """The child's own isolation, in order: new session, no inherited descriptors, limits, locked mounts,
-    own uid. Raises StepFailed naming the step that could not be done."""
+    own uid, then the syscall filter (``opts["syscall_filter"]``, built by the template; None only where
+    --unsafe skipped it). Raises StepFailed naming the step that could not be done."""
     os.setsid()
     devnull = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
@@ -71,6 +72,8 @@ def _isolate(opts: dict) -> None:
     _step("own uid", isolation.drop_privileges, uid, uid)
     if uid is not None and (os.getuid(), os.geteuid(), os.getgid()) != (uid, uid, uid):
         raise StepFailed("own uid", f"still running as uid {os.getuid()}, gid {os.getgid()}")
+    if opts.get("syscall_filter") is not None:
+        _step("syscall filter", syscalls.install, opts["syscall_filter"])
 
 
 def _child(job_fd: int, result_fd: int, opts: dict) -> None:
@@ -148,7 +151,7 @@ def _reap_orphans() -> None:
 
 
 def _serve(sock: socket.socket, uid: int | None, private_scratch: bool, nest: bool,
-           cgroup_fds: dict[str, int]) -> None:
+           cgroup_fds: dict[str, int], syscall_filter: object | None = None) -> None:
     """Answer the trusted side: 'fork' (with two pipe ends attached) and 'sweep'."""
     jobs: dict[int, cgroups.JobCgroup] = {}
     serial = 0
@@ -176,7 +179,7 @@ def _serve(sock: socket.socket, uid: int | None, private_scratch: bool, nest: bo
             pid = os.fork()
             if pid == 0:
                 sock.close()
-                _child(job_fd, result_fd, {**request, "uid": uid, "nest": nest})
+                _child(job_fd, result_fd, {**request, "uid": uid, "nest": nest, "syscall_filter": syscall_filter})
             os.close(job_fd)
             os.close(result_fd)
             reply: dict = {"pid": pid}
@@ -243,9 +246,11 @@ def _no_signal_handlers() -> None:
         raise OSError(f"signals {sorted(caught)} still have handlers in the template")
 
 
-def _probe(uid: int | None, nest: bool, cgroup_fds: dict[str, int], isolated: bool) -> None:
+def _probe(uid: int | None, nest: bool, cgroup_fds: dict[str, int], isolated: bool,
+           syscall_filter: object | None = None) -> None:
     """Fork one child through every isolation step a job's child takes, and check from inside it that it
-    cannot trace or read the template. Raises StepFailed with the first step that does not hold."""
+    cannot trace or read the template, then, under the syscall filter, that every denied call is refused.
+    Raises StepFailed with the first step that does not hold."""
     group = cgroups.JobCgroup(cgroup_fds, "probe", 1 << 30, 64) if cgroup_fds else None
     read_end, write_end = os.pipe()
     pid = os.fork()
@@ -264,6 +269,12 @@ def _probe(uid: int | None, nest: bool, cgroup_fds: dict[str, int], isolated: bo
                     raise StepFailed("template protection", "a child can read the template's environment")
             except PermissionError:
                 pass
+            if syscall_filter is not None:  # loaded after the checks above, which ptrace would otherwise pass
+                _step("syscall filter", syscalls.install, syscall_filter)
+                allowed = _step("syscall filter", syscalls.refusals)
+                if allowed:
+                    raise StepFailed("syscall filter", "not refused under the filter: " + "; ".join(
+                        f"{name} {what}" for name, what in allowed.items()))
         except StepFailed as exc:
             verdict = {"step": exc.step, "error": exc.error}
         except BaseException as exc:  # noqa: BLE001
@@ -290,7 +301,7 @@ def _probe(uid: int | None, nest: bool, cgroup_fds: dict[str, int], isolated: bo
         raise StepFailed(verdict["step"], verdict["error"])
 
 
-def _setup(args: argparse.Namespace, skipped: list[str]) -> tuple[list[str], dict[str, int], bool]:
+def _setup(args: argparse.Namespace, skipped: list[str]) -> tuple[list[str], dict[str, int], bool, object | None]:
     """The template's isolation steps, each failing closed (StepFailed) unless --unsafe lets it be skipped."""
     def attempt(step: str, action, *a):
         try:
@@ -302,6 +313,7 @@ def _setup(args: argparse.Namespace, skipped: list[str]) -> tuple[list[str], dic
             return None
 
     attempt("template not traceable", isolation.set_dumpable, False)
+    syscall_filter = attempt("syscall filter", syscalls.build)  # libseccomp is loaded before paths are hidden
     cgroup_fds: dict[str, int] = {}
     for folder in args.cgroup:  # opened now: /sys/fs/cgroup is covered below
         fd = attempt("cgroups", os.open, folder, os.O_RDONLY | os.O_DIRECTORY)
@@ -312,7 +324,7 @@ def _setup(args: argparse.Namespace, skipped: list[str]) -> tuple[list[str], dic
         hidden = attempt("hide paths", isolation.hide_paths, args.hide, args.keep) or []
     if args.isolated:
         attempt("signals", _no_signal_handlers)
-    return hidden, cgroup_fds, args.nest
+    return hidden, cgroup_fds, args.nest, syscall_filter
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -331,7 +343,7 @@ def main(argv: list[str] | None = None) -> None:
     skipped: list[str] = []
     warnings: list[str] = []
     try:
-        hidden, cgroup_fds, nest = _setup(args, skipped)
+        hidden, cgroup_fds, nest, syscall_filter = _setup(args, skipped)
     except StepFailed as exc:
         sock.sendall(json.dumps({"ready": False, "step": exc.step, "error": exc.error}).encode())
         return
@@ -353,7 +365,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.uid is not None:
         isolation.kill_all_of_uid(args.uid)
     try:
-        _probe(args.uid, nest, cgroup_fds, args.isolated)
+        _probe(args.uid, nest, cgroup_fds, args.isolated, syscall_filter)
     except StepFailed as exc:
         if not args.unsafe:
             sock.sendall(json.dumps({"ready": False, "step": exc.step, "error": exc.error}).encode())
@@ -361,7 +373,8 @@ def main(argv: list[str] | None = None) -> None:
         skipped.append(str(exc))
     sock.sendall(json.dumps({"ready": True, "hidden": hidden, "warnings": warnings, "skipped": skipped,
                              "vmdata_kb": isolation.data_memory_kb()}).encode())
-    _serve(sock, args.uid, private_scratch="/tmp" in hidden, nest=nest, cgroup_fds=cgroup_fds)
+    _serve(sock, args.uid, private_scratch="/tmp" in hidden, nest=nest, cgroup_fds=cgroup_fds,
+           syscall_filter=syscall_filter)
 
 
 if __name__ == "__main__":
