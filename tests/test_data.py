@@ -128,7 +128,7 @@ def test_ranks_share_the_test_set_exactly_once():
 
 
 def test_bgr_and_pil_conversions_agree_on_a_photo():
-    cv2 = pytest.importorskip("cv2", reason="OpenCV (opencv-python-headless) is not installed")
+    import cv2
     from skimage import data as photos
 
     rgb = photos.astronaut()

@@ -72,3 +72,30 @@ def test_names_used_by_a_definition_are_read_from_source() -> None:
     cells = [("a", "def helper(X):\n    return F.conv2d(X, K)\n"), ("b", "def f(X):\n    return helper(X) @ W\n")]
     assert {"helper", "W", "X"} <= static.names_used("f", cells)
     assert "conv2d" in static.names_used("f", cells)  # through the helper it calls
+
+
+def test_the_sandboxed_package_imports_only_itself_the_stdlib_and_its_listed_packages() -> None:
+    """Checked on the source, so it holds without unshare: the sandbox runs from a copy of this folder alone."""
+    import ast
+    import sys
+
+    from course_lib.grading import sandboxed
+
+    folder = Path(sandboxed.__file__).parent
+    allowed = set(sys.stdlib_module_names) | set(sandboxed.THIRD_PARTY)
+    found: dict[str, set[str]] = {}
+    for path in sorted(folder.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                assert node.level in (0, 1), f"{path.name}:{node.lineno} imports from outside the package"
+                names = [node.module or ""] if node.level == 0 else []
+            else:
+                continue
+            for name in names:
+                found.setdefault(name.split(".")[0], set()).add(f"{path.name}:{node.lineno}")
+    outside = {name: places for name, places in found.items() if name not in allowed and name != "__future__"}
+    assert not outside, f"sandboxed/ imports beyond the stdlib and sandboxed.THIRD_PARTY: {outside}"
+    assert "course_lib" not in found
+    assert set(sandboxed.THIRD_PARTY) <= set(found), "THIRD_PARTY lists a package nothing imports"

@@ -107,8 +107,9 @@ def test_explorer_state_is_embeddable_and_light() -> None:
 
 def test_explorer_in_a_real_kernel_stores_links_and_panels_for_the_book() -> None:
     """What Jupyter Book embeds: the widget state nbclient saves after running the cell."""
-    nbformat = pytest.importorskip("nbformat")
-    nbclient = pytest.importorskip("nbclient")
+    import nbclient
+    import nbformat
+
     cell = nbformat.v4.new_code_cell("from course_lib.widgets import pool_explorer\npool_explorer()")
     notebook = nbformat.v4.new_notebook(cells=[cell])
     nbclient.NotebookClient(notebook, timeout=120, kernel_name="python3").execute()

@@ -8,3 +8,8 @@ back through ``channel``: length-prefixed JSON frames, tensors as ``.npz`` array
 This package imports nothing from ``course_lib`` outside itself: the sandbox gets a copy of this folder
 alone, so neither the reference models nor the checks are importable there.
 """
+
+# The only packages outside the standard library that this package may import (tests/test_grading_static.py
+# checks every import statement against this list): the student's environment provides them anyway, and
+# pyseccomp loads libseccomp for the syscall filter.
+THIRD_PARTY = ("numpy", "torch", "IPython", "traitlets", "pyseccomp")
