@@ -24,6 +24,19 @@ def kinds(source: str) -> set[str]:
     "name = self.__class__.__name__",
     "%matplotlib inline\nimport math\nfrom torch import nn",
     "x = torch.zeros(3)\nx[0] = 1.0\nself.weight = nn.Parameter(x)",
+    # IPython's names bound by the student are the student's own
+    "for _i in range(3):\n    print(_i)",
+    "def f(In, Out):\n    return In + Out",
+    "class B:\n    def __init__(self, In, Out, stride=1):\n        self.a = (In, Out)",
+    "xs = [_i * 2 for _i in range(3)]",
+    "a, _ = divmod(7, 2)\nprint(_)",
+    "with open('f') as _oh:\n    _oh.read()",
+    "_i = 0\n_i += 1\nprint(_i)",
+    "def g():\n    _ih = []\n    for _i in range(2):\n        _ih.append(_i)\n    return _ih",
+    "try:\n    pass\nexcept ValueError as _:\n    print(_)",
+    "f = lambda _i: _i + 1",
+    "def outer():\n    _ = 3\n\n    def inner():\n        return _\n    return inner",
+    "if True:\n    Out = 1\nelse:\n    Out = 2\nprint(Out)",
 ])
 def test_ordinary_code_is_not_flagged(source: str) -> None:
     assert kinds(source) == set()
@@ -45,6 +58,18 @@ def test_ordinary_code_is_not_flagged(source: str) -> None:
     ("import sqlite3", "grader-access"),
     ("!cat /etc/passwd", "ipython-machinery"),
     ("from torchvision.models.resnet import BasicBlock", "course-code"),
+    # IPython's globals read as globals, however bound-looking
+    ("print(_i)", "ipython-machinery"),
+    ("print(In[-1])", "ipython-machinery"),
+    ("for _i in []:\n    pass\nprint(_i)", "ipython-machinery"),
+    ("class R:\n    In = None\n\n    def f(self):\n        return In", "ipython-machinery"),
+    ("def f():\n    global Out\n    Out = dict(Out)\n    return Out", "ipython-machinery"),
+    ("if x:\n    _ = 1\nprint(_)", "ipython-machinery"),
+    ("print(_3, _i2)", "ipython-machinery"),
+    ("_i += 1", "ipython-machinery"),
+    ("del _\nprint(_)", "ipython-machinery"),
+    ("f = lambda: _", "ipython-machinery"),
+    ("import __main__\n__main__.In", "ipython-machinery"),
 ])
 def test_reaching_for_the_machinery_is_flagged(source: str, kind: str) -> None:
     flags = static.flags_for([("answer", source)])

@@ -18,7 +18,10 @@ from dataclasses import dataclass
 COURSE = "course_lib"
 DYNAMIC_CALLS = {"exec", "eval", "compile", "__import__", "breakpoint", "globals", "vars", "locals"}
 MODULE_ATTRIBUTE_CALLS = {"getattr", "setattr", "delattr", "hasattr"}
-IPYTHON_NAMES = {"get_ipython", "In", "Out", "_ih", "_oh", "_i", "_ii", "_iii", "__IPYTHON__"}
+# IPython's globals: flagged where code reads them as globals, not where the student binds the name first
+IPYTHON_NAMES = {"get_ipython", "In", "Out", "_ih", "_oh", "_dh", "_i", "_ii", "_iii", "_", "__", "___",
+                 "__IPYTHON__", "__main__"}
+_IPYTHON_NUMBERED = re.compile(r"^_i?\d+$")  # _i3 (a past input), _3 (a past output)
 IPYTHON_ATTRIBUTES = {"input_transformers_post", "input_transformers_cleanup", "input_transformer_manager",
                       "ast_transformers", "showtraceback", "_showtraceback", "set_custom_exc", "run_cell",
                       "run_line_magic", "run_cell_magic", "user_ns", "events", "displayhook", "display_pub",
@@ -106,6 +109,8 @@ class _Reader(ast.NodeVisitor):
         top = name.split(".")[0]
         if top == COURSE:
             self.flag("course-code", f"imports {name}, the course's own code", node)
+        elif top == "__main__":
+            self.flag("ipython-machinery", f"imports {name}, the notebook's own namespace", node)
         elif top in FORBIDDEN_MODULES:
             self.flag(FORBIDDEN_MODULES[top], f"imports {name}", node)
         elif name.startswith("torchvision.models"):
@@ -129,8 +134,6 @@ class _Reader(ast.NodeVisitor):
     def visit_Name(self, node: ast.Name) -> None:
         if COURSE in node.id:
             self.flag("course-code", f"names {node.id}", node)
-        elif node.id in IPYTHON_NAMES:
-            self.flag("ipython-machinery", f"uses {node.id}", node)
         elif node.id in ("__builtins__", "__loader__", "__spec__"):
             self.flag("runtime-tampering", f"uses {node.id}", node)
         self.generic_visit(node)
@@ -181,6 +184,192 @@ class _Reader(ast.NodeVisitor):
         self.generic_visit(node)
 
 
+def _is_ipython_name(name: str) -> bool:
+    return name in IPYTHON_NAMES or bool(_IPYTHON_NUMBERED.match(name))
+
+
+def _stored(target: ast.AST) -> set[str]:
+    """The plain names an assignment target binds (``a, (b, *c) = ...``)."""
+    if isinstance(target, ast.Name):
+        return {target.id}
+    if isinstance(target, (ast.Tuple, ast.List)):
+        return set().union(*(_stored(item) for item in target.elts)) if target.elts else set()
+    if isinstance(target, ast.Starred):
+        return _stored(target.value)
+    return set()
+
+
+def _parameters(args: ast.arguments) -> set[str]:
+    every = [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]
+    return {a.arg for a in every if a is not None}
+
+
+_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef, ast.ListComp, ast.SetComp,
+           ast.DictComp, ast.GeneratorExp)
+
+
+class _GlobalReads:
+    """Where a cell reads one of IPython's globals (``In``, ``Out``, ``_i``, ``_`` ...) as a global.
+
+    A name the student binds is the student's own where Python's scoping makes it so: a function's
+    parameter or local (bound anywhere in the function and not declared ``global``), a comprehension's
+    variable, a closure's variable, and at the top level of a cell (or a class body) a name bound
+    earlier on every path (an assignment, ``import``, ``def``, the target of the ``for`` or ``with``
+    whose body reads it). Anything else may read IPython's value: a loop variable after a loop that
+    may not have run, a class attribute read from a method, a ``global`` declaration.
+    """
+
+    def __init__(self) -> None:
+        self.reads: list[ast.Name] = []
+
+    def module(self, tree: ast.Module) -> list[ast.Name]:
+        self.block(tree.body, set(), [])
+        return self.reads
+
+    # -- expressions: loads checked against what is bound, nested scopes analysed on their own --
+    def expr(self, node: ast.AST | None, bound: set[str], enclosing: list[set[str]]) -> None:
+        if node is None:
+            return
+        if isinstance(node, ast.Name):
+            if isinstance(node.ctx, ast.Load) and _is_ipython_name(node.id) and node.id not in bound \
+                    and not any(node.id in scope for scope in enclosing):
+                self.reads.append(node)
+            return
+        if isinstance(node, ast.Lambda):
+            for default in [*node.args.defaults, *node.args.kw_defaults]:
+                self.expr(default, bound, enclosing)
+            self.function(node.args, [node.body], enclosing)
+            return
+        if isinstance(node, (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
+            self.comprehension(node, bound, enclosing)
+            return
+        for child in ast.iter_child_nodes(node):
+            self.expr(child, bound, enclosing)
+
+    def comprehension(self, node: ast.AST, bound: set[str], enclosing: list[set[str]]) -> None:
+        generators = node.generators
+        self.expr(generators[0].iter, bound, enclosing)  # evaluated where the comprehension stands
+        own = set().union(*(_stored(g.target) for g in generators))
+        inner = [*enclosing, own | bound]  # it runs at once: what is bound around it still holds
+        for number, generator in enumerate(generators):
+            if number:
+                self.expr(generator.iter, set(), inner)
+            for condition in generator.ifs:
+                self.expr(condition, set(), inner)
+        for part in ("elt", "key", "value"):
+            self.expr(getattr(node, part, None), set(), inner)
+
+    # -- a function's scope: every name it binds anywhere is local, unless declared global --
+    def function(self, args: ast.arguments, body: list, enclosing: list[set[str]]) -> None:
+        local, declared_global, nonlocal_ = _parameters(args), set(), set()
+        pending = list(body)
+        while pending:
+            node = pending.pop()
+            if isinstance(node, ast.Global):
+                declared_global.update(node.names)
+            elif isinstance(node, ast.Nonlocal):
+                nonlocal_.update(node.names)
+            elif isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
+                local.add(node.id)
+            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                local.add(node.name)
+            elif isinstance(node, (ast.Import, ast.ImportFrom)):
+                local.update((a.asname or a.name).split(".")[0] for a in node.names)
+            elif isinstance(node, ast.ExceptHandler) and node.name:
+                local.add(node.name)
+            elif isinstance(node, ast.NamedExpr):
+                local.update(_stored(node.target))
+            if isinstance(node, _SCOPES):
+                continue  # a scope of its own: its names are not this function's
+            pending.extend(ast.iter_child_nodes(node))
+        scope = (local - declared_global) | nonlocal_
+        if body and isinstance(body[0], ast.expr):  # a lambda's body
+            self.expr(body[0], set(), [*enclosing, scope])
+        else:
+            self.block(body, set(), [*enclosing, scope], in_function=True)
+
+    # -- statements at the top level of a cell or a class body: bound only once bound on every path --
+    def block(self, body: list, bound: set[str], enclosing: list[set[str]], in_function: bool = False) -> set[str]:
+        bound = set(bound)
+        for statement in body:
+            bound = self.statement(statement, bound, enclosing, in_function)
+        return bound
+
+    def statement(self, node: ast.stmt, bound: set[str], enclosing: list[set[str]], in_function: bool) -> set[str]:
+        e = lambda child, b=bound: self.expr(child, b, enclosing)  # noqa: E731
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            for child in [*node.decorator_list, *node.args.defaults, *node.args.kw_defaults]:
+                e(child)
+            self.function(node.args, node.body, enclosing)
+            return bound | {node.name}
+        if isinstance(node, ast.ClassDef):
+            for child in [*node.decorator_list, *node.bases, *(k.value for k in node.keywords)]:
+                e(child)
+            self.block(node.body, bound, enclosing)  # run at once; its methods do not see its names
+            return bound | {node.name}
+        if isinstance(node, ast.Assign):
+            e(node.value)
+            for target in node.targets:
+                if not isinstance(target, ast.Name):
+                    e(target)
+            return bound | set().union(*(_stored(t) for t in node.targets))
+        if isinstance(node, ast.AugAssign):  # reads its target before it binds it
+            e(ast.Name(node.target.id, ast.Load(), lineno=node.lineno) if isinstance(node.target, ast.Name)
+              else node.target)
+            e(node.value)
+            return bound | _stored(node.target)
+        if isinstance(node, ast.AnnAssign):
+            e(node.value)
+            return bound | (_stored(node.target) if node.value is not None else set())
+        if isinstance(node, (ast.For, ast.AsyncFor)):
+            e(node.iter)
+            self.block(node.body, bound | _stored(node.target), enclosing, in_function)
+            self.block(node.orelse, bound, enclosing, in_function)
+            return bound
+        if isinstance(node, ast.While):
+            e(node.test)
+            self.block(node.body, bound, enclosing, in_function)
+            self.block(node.orelse, bound, enclosing, in_function)
+            return bound
+        if isinstance(node, ast.If):
+            e(node.test)
+            return self.block(node.body, bound, enclosing, in_function) & \
+                self.block(node.orelse, bound, enclosing, in_function)
+        if isinstance(node, (ast.With, ast.AsyncWith)):
+            for item in node.items:
+                e(item.context_expr, bound)
+                bound = bound | (_stored(item.optional_vars) if item.optional_vars is not None else set())
+            return self.block(node.body, bound, enclosing, in_function)
+        if isinstance(node, (ast.Try, ast.TryStar)):
+            self.block(node.body, bound, enclosing, in_function)
+            for handler in node.handlers:
+                e(handler.type)
+                self.block(handler.body, bound | ({handler.name} if handler.name else set()), enclosing,
+                           in_function)
+            self.block(node.orelse, bound, enclosing, in_function)
+            self.block(node.finalbody, bound, enclosing, in_function)
+            return bound
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            return bound | {(a.asname or a.name).split(".")[0] for a in node.names}
+        if isinstance(node, ast.Delete):
+            for target in node.targets:
+                if not isinstance(target, ast.Name):
+                    e(target)
+            return bound - set().union(*(_stored(t) for t in node.targets))
+        if isinstance(node, ast.Match):
+            e(node.subject)
+            for case in node.cases:
+                names = {n.name for n in ast.walk(case.pattern)
+                         if isinstance(n, (ast.MatchAs, ast.MatchStar)) and n.name}
+                names |= {n.rest for n in ast.walk(case.pattern) if isinstance(n, ast.MatchMapping) and n.rest}
+                e(case.guard, bound | names)
+                self.block(case.body, bound | names, enclosing, in_function)
+            return bound
+        for child in ast.iter_child_nodes(node):
+            e(child)
+        return bound
+
+
 def flags_for(cells: list[tuple[str, str]]) -> list[Flag]:
     """Flags for the student's cells, given as (cell label, source), in notebook order."""
     flags: list[Flag] = []
@@ -191,7 +380,10 @@ def flags_for(cells: list[tuple[str, str]]) -> list[Flag]:
             tree = ast.parse(code)
         except SyntaxError:
             continue  # it fails in the sandbox too; nothing in it runs
-        _Reader(label, flags, modules).visit(tree)
+        reader = _Reader(label, flags, modules)
+        reader.visit(tree)
+        for node in _GlobalReads().module(tree):
+            reader.flag("ipython-machinery", f"reads IPython's {node.id}", node)
     unique: dict[tuple, Flag] = {}
     for flag in flags:
         unique.setdefault((flag.kind, flag.reason, flag.cell), flag)
