@@ -82,8 +82,9 @@ def test_a_courses_own_check_module_is_found_from_its_folder_and_nothing_else_is
         assert call.module == "course:mine_checks" and call.function == "works"
         with pytest.raises(GraderSetupError, match="has no check missing"):
             parse_test_cell("import mine_checks as grade\ngrade.missing(f, points=1)", "t", 1)
-        with pytest.raises(GraderSetupError, match=r"found in the check folders: mine_checks\)"):
+        with pytest.raises(GraderSetupError, match=r"imports other_checks.*found in the check folders: mine_checks\)"):
             parse_test_cell("import other_checks as grade\ngrade.works(f, points=1)", "t", 1)
+        assert parse_test_cell("import torch\nassert f(torch.ones(1)) == 1", "t", 1).plain  # an ordinary cell
     finally:
         course_checks.register({})
     with pytest.raises(GraderSetupError, match="c.CourseGrader.check_folders in nbgrader_config.py names none"):

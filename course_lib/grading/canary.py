@@ -78,8 +78,10 @@ def check_solution(source: Path, run_job, secret: bytes, course_root: Path) -> s
     results: list[JobResult] = []
     grades: list[NotebookGrade] = []
     lock = threading.Lock()
+    instructor = {c.source for c in nb.cells if c.cell_type == "code"
+                  and not c.metadata.get("nbgrader", {}).get("solution")}  # all but the solutions are the release's
     executor = SandboxedExecute(run_job, lock, results.append, MAX_EXTRA_BYTES, secret=secret,
-                                release_sources=set(), graded=grades.append)
+                                release_sources=instructor, graded=grades.append)
     resources = {"nbgrader": {"student": "(instructor's solution)"}, "unique_key": source.stem,
                  "metadata": {"path": str(source.parent), "name": source.stem}}
     lock.acquire()

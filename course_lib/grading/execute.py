@@ -17,7 +17,7 @@ from nbformat import NotebookNode
 from nbformat.v4 import new_output
 from nbgrader.preprocessors import NbGraderPreprocessor
 
-from . import static
+from . import plaincells, static
 from . import verdicts as verdicts_
 from .replay import new_secret, submission_salt
 from .sandbox import JobResult
@@ -158,14 +158,25 @@ class SandboxedExecute(NbGraderPreprocessor):
         notebook = str(resources.get("unique_key") or resources.get("metadata", {}).get("name") or "")
         folder = Path(resources.get("metadata", {}).get("path") or ".")
         files = collect_files(folder, self._files_limit)
+        plain_calls = [call for call in calls if call.plain]
+        plain_scores: dict[str, tuple[float, str]] = {}
+        instructor = [c.source for c in runnable if _nbgrader(c).get("locked")
+                      or (not _nbgrader(c).get("solution") and c.source in self._release_sources)]
+
+        def session(ask: Callable[[Any], Any]) -> None:  # ordinary test cells, here, over the sandbox's objects
+            link, imports = plaincells.Link(ask), plaincells.import_lines(instructor)
+            for call in plain_calls:
+                plain_scores[call.grade_id] = plaincells.run_cell(call.source, call.points, link, imports)
+
         self._lock.release()  # other submissions may use the gradebook while this one is planned, run, decided
         try:
             plan = verdicts_.plan(calls, lambda name: static.names_used(name, written),
                                   submission_salt(self._secret, f"{student}/{notebook}"))
             requests = channel.encode(plan.requests, tensor_to_array)
-            result = self._run_job([cell.source for cell in runnable], files, requests)
+            extra = {"session": session} if plain_calls else {}
+            result = self._run_job([cell.source for cell in runnable], files, requests, **extra)
             answers, problem = self._answers(result)
-            decided = verdicts_.decide(plan, answers)
+            decided = verdicts_.decide(plan, answers, plain_scores)
         finally:
             self._lock.acquire()
         self._record(result)

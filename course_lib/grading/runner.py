@@ -124,18 +124,18 @@ class LocalBackend:
         self.description = f"{jobs} local sandboxes ({sandboxes[0].describe()})"
         self.warnings = sorted({w for s in sandboxes for w in s.warnings})
 
-    def run(self, cells: list[str], files: dict[str, bytes], requests: dict) -> JobResult:
+    def run(self, cells: list[str], files: dict[str, bytes], requests: dict, session=None) -> JobResult:
         """Run in a free sandbox; a sandbox that broke is replaced by a fresh one, and the job retried once."""
         sandbox = self._free.get()
         try:
             try:
-                return sandbox.run(cells, files, self.limits, requests)
+                return sandbox.run(cells, files, self.limits, requests, session)
             except LimitsError:
                 raise
             except SandboxError:
                 sandbox.close()
                 sandbox = Sandbox(hide=sandbox.hide, unsafe=sandbox.unsafe, threads=sandbox.threads).start()
-                return sandbox.run(cells, files, self.limits, requests)
+                return sandbox.run(cells, files, self.limits, requests, session)
         finally:
             self._free.put(sandbox)
 
@@ -346,7 +346,10 @@ def autograde(options: Options) -> Report:
             ready.append(sub)
     if not ready:
         return Report(sorted(outcomes, key=lambda o: o.student), time.monotonic() - started, 0, "none")
-    check_test_cells(coursedir, options.assignment)
+    if check_test_cells(coursedir, options.assignment) and (options.scheduler or options.local_cluster):
+        raise GradingError(f"{options.assignment} has ordinary test cells (asserts, not `grade.<check>(...)`): the "
+                           "course grader runs them over a live session with each sandbox, which Dask workers do "
+                           "not offer yet; grade it on this machine (without --scheduler / --local-cluster)")
     cell_timeout = Execute(parent=app).timeout
     limits = Limits(timeout=options.timeout, cell_timeout=cell_timeout, memory_mb=options.memory_mb)
     backend = make_backend(options, limits, [str(root)], len(ready))
@@ -392,26 +395,29 @@ def grade_solution(coursedir: CourseDirectory, assignment: str, notebooks: list[
     return lines
 
 
-def check_test_cells(coursedir: CourseDirectory, assignment: str) -> None:
-    """Refuse, before anything runs, an assignment whose test cells cannot be scored from evidence."""
+def check_test_cells(coursedir: CourseDirectory, assignment: str) -> bool:
+    """Refuse, before anything runs, an assignment whose test cells cannot be scored here; whether any of them
+    is an ordinary test cell (run over stand-ins, ``plaincells``)."""
     import nbformat
 
     from .execute import is_test_cell
     from .verdicts import GraderSetupError, parse_test_cell
 
     folder = Path(coursedir.format_path(coursedir.source_directory, ".", assignment))
+    plain = False
     for path in sorted(folder.glob("*.ipynb")):
         for cell in nbformat.read(path, as_version=4).cells:
             if is_test_cell(cell):
                 meta = cell.metadata["nbgrader"]
                 try:
-                    parse_test_cell(cell.source, meta.get("grade_id", "?"), float(meta.get("points", 0)))
+                    plain |= parse_test_cell(cell.source, meta.get("grade_id", "?"), float(meta.get("points", 0))).plain
                 except GraderSetupError as exc:
                     raise GradingError(f"{path.name}: {exc}. The course grader scores a hand-in only through "
                                        "checks of course_lib.grading or of the course's own check folders "
                                        "(c.CourseGrader.check_folders in nbgrader_config.py); grade this "
                                        "assignment with plain `nbgrader autograde`, or write its tests in that "
                                        "form") from None
+    return plain
 
 
 def release_sources(coursedir: CourseDirectory, assignment: str) -> set[str]:

@@ -28,9 +28,10 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
-from .sandboxed import cgroups, isolation
+from .sandboxed import cgroups, channel, isolation
+from .sandboxed.evidence import tensor_to_array
 from .sandboxed.channel import read_frame, write_frame
 from .sandboxed.server import DEFAULT_PRELOAD
 
@@ -43,6 +44,10 @@ COURSE_PACKAGE = Path(__file__).resolve().parents[1]  # course_lib itself: never
 
 class SandboxError(RuntimeError):
     """The sandbox itself (not the submission) failed: it could not start or stopped answering."""
+
+
+class SessionClosed(Exception):
+    """The child stopped answering a session's operations (it died, timed out or broke the format)."""
 
 
 class LimitsError(SandboxError):
@@ -272,9 +277,12 @@ class Sandbox:
             raise LimitsError(f"--memory-mb {limits.memory_mb} leaves no room: the warm interpreter alone uses "
                               f"{self.template_data_mb:.0f} MB; give at least {self.template_data_mb + 512:.0f}")
 
-    def run(self, cells: list[str], files: dict[str, bytes], limits: Limits, requests: dict | None = None) -> JobResult:
+    def run(self, cells: list[str], files: dict[str, bytes], limits: Limits, requests: dict | None = None,
+            session: Callable[[Callable[[Any], Any]], None] | None = None) -> JobResult:
         """Run `cells` with `files` beside them in a fresh isolated child, then answer the evidence `requests`
-        (a ``channel.encode`` message); never raises for student faults."""
+        (a ``channel.encode`` message); never raises for student faults. With `session`, once the evidence is
+        back, ``session(ask)`` runs here: ``ask(op)`` has the child carry out one operation
+        (``sandboxed.evidence.Session``) and returns its decoded answer, or raises SessionClosed."""
         if self._sock is None:
             self.start()
         self.check_limits(limits)
@@ -300,14 +308,28 @@ class Sandbox:
         status, detail, evidence, fatal = "ok", "", None, None
         try:
             job = {"cells": cells, "cell_timeout": limits.cell_timeout, "requests": requests,
+                   "session": session is not None,
                    "files": {k: base64.b64encode(v).decode() for k, v in files.items()}}
             try:
                 write_frame(job_w, job)
             except BrokenPipeError:
                 pass
-            os.close(job_w)
-            job_w = -1
+            if session is None:
+                os.close(job_w)
+                job_w = -1
             deadline = started + limits.timeout
+
+            def ask(op: Any) -> Any:
+                try:
+                    write_frame(job_w, {"op": channel.encode(op, tensor_to_array)})
+                    while True:
+                        frame = read_frame(res_r, deadline)
+                        if frame is None or frame.get("done"):
+                            raise SessionClosed("the notebook's process ended")
+                        if "answer" in frame:
+                            return channel.decode(frame["answer"])
+                except (OSError, ValueError, TimeoutError) as exc:
+                    raise SessionClosed(f"the notebook's process stopped answering ({type(exc).__name__})") from None
             total, done = 0, False
             while True:
                 try:
@@ -325,6 +347,16 @@ class Sandbox:
                     continue
                 if "evidence" in frame:
                     evidence = frame["evidence"] if isinstance(frame["evidence"], dict) else None
+                    if session is not None and job_w >= 0:
+                        try:
+                            session(ask)
+                        finally:
+                            try:
+                                write_frame(job_w, {"end": True})
+                            except OSError:
+                                pass
+                            os.close(job_w)
+                            job_w = -1
                     continue
                 if "fatal" in frame:  # the child's own error, just before it exits
                     fatal = frame["fatal"] if isinstance(frame["fatal"], dict) else {}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import importlib.util
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -38,6 +39,11 @@ class TestCall:
     target: str
     points: float
     hidden: bool
+    source: str = ""                   # an ordinary test cell (module ""): its code, run by ``plaincells``
+
+    @property
+    def plain(self) -> bool:
+        return not self.module
 
 
 def _is_docstring(node: ast.stmt) -> bool:
@@ -63,6 +69,20 @@ def parse_test_cell(source: str, grade_id: str, points: float) -> TestCall:
                 elif a.name in ours:
                     aliases[a.asname or a.name] = COURSE + a.name
     last = tree.body[-1] if tree.body else None
+    if not aliases:  # no check module: an ordinary test cell, run here over stand-ins (``plaincells``)
+        if not tree.body:
+            raise GraderSetupError(f"{where} is empty")
+        for node in ast.walk(tree):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module] if isinstance(node, ast.ImportFrom) and node.module and not node.level else []
+            for name in names:
+                if importlib.util.find_spec(name.split(".")[0]) is None:
+                    known = ", ".join(sorted(ours)) or "none: c.CourseGrader.check_folders in nbgrader_config.py names none"
+                    raise GraderSetupError(
+                        f"{where} imports {name}, which the grader cannot import: it is neither installed nor one "
+                        f"of the course's check modules (found in the check folders: {known}); a check module "
+                        "beside the notebook must be named in c.CourseGrader.check_folders")
+        return TestCall(grade_id, "", "", "", float(points), "BEGIN HIDDEN TESTS" in source, source)
     for node in tree.body[:-1]:
         if not isinstance(node, (ast.Import, ast.ImportFrom)) and not _is_docstring(node):
             line = ast.get_source_segment(source, node) or ast.dump(node)
@@ -172,17 +192,33 @@ def plan(calls: list[TestCall], code_names: Callable[[str], frozenset[str]], sal
     targets = []
     with salted(salt):
         for call in calls:
-            target = Target(call.target, code_names(call.target))
-            _run_check(call, target)
+            target = Target(call.target, code_names(call.target) if call.target else frozenset())
+            if not call.plain:
+                _run_check(call, target)
             targets.append(target)
     return Plan(calls, targets, salt)
 
 
-def decide(plan: Plan, results: list[Any]) -> list[CellVerdict]:
-    """Replay the sandbox's answers (decoded, in request order) to each check; its score is the verdict."""
+def plain_verdict(call: TestCall, score: float, message: str) -> CellVerdict:
+    """The verdict on an ordinary test cell (``plaincells.run_cell``'s score and message)."""
+    title = f"test cell {call.grade_id}"
+    passed = score >= call.points
+    text = f"{title}\n  [{'pass' if passed else 'FAIL'}] {call.grade_id}" + ("" if passed else f" -- {message}") + \
+        f"\n  {score:g} / {call.points:g} points\n"
+    return CellVerdict(call, score, text, [{"name": call.grade_id, "passed": passed,
+                                            "message": "" if passed else message}], title)
+
+
+def decide(plan: Plan, results: list[Any], plain: dict[str, tuple[float, str]] | None = None) -> list[CellVerdict]:
+    """Replay the sandbox's answers (decoded, in request order) to each check; its score is the verdict.
+    Ordinary test cells take their (score, message) from ``plain`` (by grade id; missing: 0)."""
     verdicts, start = [], 0
     with salted(plan.salt):
         for call, target in zip(plan.calls, plan.targets):
+            if call.plain:
+                verdicts.append(plain_verdict(call, *(plain or {}).get(
+                    call.grade_id, (0.0, "the test could not run: the student's notebook did not get that far"))))
+                continue
             count = len(target.requests)
             answers = list(results[start:start + count])
             answers += [{"error": "no evidence came back"}] * (count - len(answers))

@@ -261,3 +261,100 @@ def answer(namespace: dict, requests: list, seconds: float | None) -> list[dict]
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
     return results
+
+
+# ----------------------------------------------------------------------------------------------------
+# In the sandbox: a session of single operations for ordinary test cells run on the trusted side
+# ----------------------------------------------------------------------------------------------------
+
+class Session:
+    """The student's objects the trusted side holds handles to, and the operations it asks for one at a time.
+
+    Operations: ``ref`` (a name of the notebook), ``getattr``, ``setattr``, ``getitem``, ``call``, ``list``
+    (iterate), ``len``, ``bool``, ``repr``, ``str``; handles travel as ``{"$h": id}``. A result goes back by value
+    when it is plain data of exact types (tensors, numbers, str, bool, None, and tuples, lists and dicts of
+    those), else as a new handle ``{"$h": id, "$type": name}``; a raised exception as ``{"error": ...}``.
+    """
+
+    PLAIN = (bool, int, float, str, type(None))
+
+    def __init__(self, namespace: dict) -> None:
+        self.namespace = namespace
+        self.objects: list[Any] = []
+
+    def _export(self, value: Any, depth: int = 0) -> Any:
+        import collections
+
+        import torch
+
+        kind = type(value)
+        if kind in self.PLAIN:
+            return value
+        if kind in (torch.Tensor, torch.nn.Parameter):
+            return value.detach().clone()
+        if depth < 8 and kind in (tuple, list, torch.Size):
+            items = [self._export(v, depth + 1) for v in value]
+            return items if kind is list else tuple(items)
+        if depth < 8 and kind in (dict, collections.OrderedDict) and all(type(k) is str for k in value):
+            return {k: self._export(v, depth + 1) for k, v in value.items()}
+        self.objects.append(value)
+        return {"$h": len(self.objects) - 1, "$type": type(value).__name__[:100]}
+
+    def _import(self, value: Any) -> Any:
+        if isinstance(value, dict):
+            if set(value) == {"$h"}:
+                return self.objects[int(value["$h"])]
+            return {k: self._import(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self._import(v) for v in value]
+        if isinstance(value, tuple):
+            return tuple(self._import(v) for v in value)
+        return to_torch(value)
+
+    def do(self, op: dict) -> dict:
+        kind = op.get("op")
+        if kind == "ref":
+            name = str(op.get("name"))
+            if name not in self.namespace:
+                return {"error": f"NameError: name {name!r} is not defined"}
+            return {"value": self._export(self.namespace[name])}
+        target = self.objects[int(op["of"])]
+        if kind == "getattr":
+            value = getattr(target, str(op["name"]))
+        elif kind == "setattr":
+            setattr(target, str(op["name"]), self._import(op["value"]))
+            value = None
+        elif kind == "getitem":
+            value = target[self._import(op["key"])]
+        elif kind == "call":
+            value = target(*self._import(list(op.get("args", []))), **self._import(dict(op.get("kwargs", {}))))
+        elif kind == "list":
+            value = list(target)
+        elif kind == "len":
+            value = len(target)
+            value = value if type(value) is int else None
+        elif kind == "bool":
+            value = bool(target)
+        elif kind in ("repr", "str"):
+            value = (repr if kind == "repr" else str)(target)
+            value = value[:4000] if type(value) is str else None
+        else:
+            return {"error": "unknown operation"}
+        return {"value": self._export(value)}
+
+    def answer(self, op: Any, seconds: float | None) -> dict:
+        """One operation within ``seconds``; the student's exception (or a timeout) as an error."""
+        def on_alarm(signum, frame):
+            raise RequestTimeout(f"took longer than {seconds} s")
+
+        if not isinstance(op, dict):
+            return {"error": "malformed operation"}
+        signal.signal(signal.SIGALRM, on_alarm)
+        if seconds:
+            signal.setitimer(signal.ITIMER_REAL, seconds)
+        try:
+            return self.do(op)
+        except BaseException as error:  # noqa: BLE001 - the student's code may raise anything, a timeout too
+            return {"error": describe_error(error)}
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)

@@ -87,9 +87,10 @@ def _child(job_fd: int, result_fd: int, opts: dict) -> None:
         _isolate({**opts, "keep_fds": (job_fd, result_fd)})
         uid = opts.get("uid")
         job = read_frame(job_fd, time.monotonic() + 60, limit=MAX_JOB)
-        os.close(job_fd)
         if job is None:
             os._exit(3)
+        if not job.get("session"):
+            os.close(job_fd)
         work = Path("/tmp") / f"submission-{os.getpid()}"
         work.mkdir(mode=0o700)
         for rel, b64 in job.get("files", {}).items():
@@ -124,6 +125,16 @@ def _child(job_fd: int, result_fd: int, opts: dict) -> None:
                 requests = []
             results = evidence.answer(namespace, requests, job.get("cell_timeout"))
             write_frame(result_fd, {"evidence": channel.encode(results, evidence.tensor_to_array)})
+        if job.get("session"):  # ordinary test cells: the trusted side asks one operation at a time
+            stage = "session"
+            session = evidence.Session(namespace)
+            while (message := read_frame(job_fd, limit=MAX_JOB)) is not None and "op" in message:
+                try:
+                    op = channel.decode(message["op"])
+                except channel.ChannelError:
+                    op = None
+                write_frame(result_fd, {"answer": channel.encode(session.answer(op, job.get("cell_timeout")),
+                                                                 evidence.tensor_to_array)})
         write_frame(result_fd, {"done": True})
     except BaseException as exc:  # noqa: BLE001 - the child reports by its exit status and end of file
         try:
