@@ -12,6 +12,8 @@ from __future__ import annotations
 from nbconvert.preprocessors import Preprocessor
 from traitlets import Bool, Unicode
 
+from .markers import HIDDEN_BEGIN, HIDDEN_END
+
 PLACEHOLDER = "# Hidden tests ran here; their code is not part of the feedback."
 
 
@@ -19,8 +21,8 @@ class HideHiddenTests(Preprocessor):
     """Remove ``### BEGIN HIDDEN TESTS`` ... ``### END HIDDEN TESTS`` regions and their tracebacks."""
 
     enabled = Bool(True, help="On by default: nbconvert skips preprocessors that are not enabled").tag(config=True)
-    begin_delimiter = Unicode("BEGIN HIDDEN TESTS", help="Marks the start of a hidden test region").tag(config=True)
-    end_delimiter = Unicode("END HIDDEN TESTS", help="Marks the end of a hidden test region").tag(config=True)
+    begin_delimiter = Unicode(HIDDEN_BEGIN, help="Marks the start of a hidden test region").tag(config=True)
+    end_delimiter = Unicode(HIDDEN_END, help="Marks the end of a hidden test region").tag(config=True)
 
     def strip_source(self, source: str) -> tuple[str, bool]:
         """The source without its hidden regions, and whether there were any (an open region runs to the end)."""

@@ -16,10 +16,20 @@ RECORDS_DIR = "grading_records"
 SCHEMA = 1
 
 
-def write(folder: Path, assignment: str, outcome: Any, grades: list[Any]) -> Path:
+def folder(course_root: Path, assignment: str) -> Path:
+    """Where one assignment's records lie: ``grading_records/<assignment>/`` under the course root."""
+    return Path(course_root) / RECORDS_DIR / assignment
+
+
+def path(course_root: Path, assignment: str, student: str) -> Path:
+    """One student's record of one assignment (the grader writes it, the class report reads it)."""
+    return folder(course_root, assignment) / f"{student}.json"
+
+
+def write(course_root: Path, assignment: str, outcome: Any, grades: list[Any]) -> Path:
     """Write one submission's record (atomically: a reader never sees half a file); return its path."""
-    path = folder / assignment / f"{outcome.student}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
+    target = path(course_root, assignment, outcome.student)
+    target.parent.mkdir(parents=True, exist_ok=True)
     flagged = "; ".join(outcome.flags) or None
     cells = [dict(verdict.to_dict(flagged), notebook=grade.notebook) for grade in grades for verdict in grade.verdicts]
     record = {
@@ -31,7 +41,7 @@ def write(folder: Path, assignment: str, outcome: Any, grades: list[Any]) -> Pat
         "answers": {label: source for grade in grades for label, source in grade.answers.items()},
         "graded_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
-    temporary = path.with_suffix(".json.tmp")
+    temporary = target.with_suffix(".json.tmp")
     temporary.write_text(json.dumps(record, indent=1))
-    os.replace(temporary, path)
-    return path
+    os.replace(temporary, target)
+    return target

@@ -247,6 +247,7 @@ class ClassGrader:
 
     def __init__(self, app: AutogradeApp, options: Options, backend: Backend, limits: Limits,
                  release_sources: set[str] | None = None, records: Path | None = None) -> None:
+        """`records`: the course root under which each submission's record is written (``records.path``)."""
         self.app, self.options, self.backend, self.limits = app, options, backend, limits
         self.lock = threading.Lock()
         self.secret = new_secret()  # this run's inputs: unknown before grading, never stored
@@ -341,7 +342,7 @@ def autograde(options: Options) -> Report:
         check_submission(sub, notebooks, [*coursedir.ignore, "timestamp.txt"])
         if sub.problem:
             outcomes.append(Outcome(sub.student, "failed", sub.problem, list(sub.notes)))
-            records.write(root / records.RECORDS_DIR, options.assignment, outcomes[-1], [])  # says why
+            records.write(root, options.assignment, outcomes[-1], [])  # says why
         else:
             ready.append(sub)
     if not ready:
@@ -356,8 +357,7 @@ def autograde(options: Options) -> Report:
     jobs = backend.slots
     try:
         canaries = grade_solution(coursedir, options.assignment, notebooks, backend, root)
-        grader = ClassGrader(app, options, backend, limits, release_sources(coursedir, options.assignment),
-                             root / records.RECORDS_DIR)
+        grader = ClassGrader(app, options, backend, limits, release_sources(coursedir, options.assignment), root)
         bar = tqdm(total=len(ready), desc=f"autograde {options.assignment}", unit="sub",
                    disable=not options.progress or not ready)
         with ThreadPoolExecutor(max(1, min(jobs, len(ready) or 1))) as pool:

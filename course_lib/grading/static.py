@@ -50,11 +50,12 @@ _MAGIC = re.compile(r"^\s*(%%?|!)\s*(\w*)")
 
 @dataclass(frozen=True)
 class Flag:
-    """Why a hand-in needs a human look: its kind, a one-line reason, the cell and line."""
+    """Why a hand-in needs a human look: its kind, a one-line reason, the cell and line (the grader raises
+    it, the records hold it, the class report reads it back)."""
 
     kind: str
     reason: str
-    cell: str
+    cell: str = ""
     line: int | None = None
 
     def to_dict(self) -> dict:

@@ -18,6 +18,7 @@ from nbformat import NotebookNode
 from nbformat.v4 import new_output
 
 from . import checks, course_checks
+from .markers import has_hidden_tests
 from .replay import Target, salted
 
 CHECK_MODULES = ("resblk", "conv_basics", "pooling", "batchnorm_dropout", "architectures", "square")
@@ -82,7 +83,7 @@ def parse_test_cell(source: str, grade_id: str, points: float) -> TestCall:
                         f"{where} imports {name}, which the grader cannot import: it is neither installed nor one "
                         f"of the course's check modules (found in the check folders: {known}); a check module "
                         "beside the notebook must be named in c.CourseGrader.check_folders")
-        return TestCall(grade_id, "", "", "", float(points), "BEGIN HIDDEN TESTS" in source, source)
+        return TestCall(grade_id, "", "", "", float(points), has_hidden_tests(source), source)
     for node in tree.body[:-1]:
         if not isinstance(node, (ast.Import, ast.ImportFrom)) and not _is_docstring(node):
             line = ast.get_source_segment(source, node) or ast.dump(node)
@@ -114,7 +115,7 @@ def parse_test_cell(source: str, grade_id: str, points: float) -> TestCall:
         if keyword.arg == "points" and isinstance(keyword.value, ast.Constant):
             if float(keyword.value.value) != float(points):
                 raise GraderSetupError(f"{where} passes points={keyword.value.value} but is worth {points:g}")
-    return TestCall(grade_id, module, function, call.args[0].id, float(points), "BEGIN HIDDEN TESTS" in source)
+    return TestCall(grade_id, module, function, call.args[0].id, float(points), has_hidden_tests(source))
 
 
 def check_module(module: str):

@@ -14,9 +14,12 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .. import records as grading_records
+from ..markers import has_hidden_tests
+from ..static import Flag
+
 CHECK_LINE = re.compile(r"^\s+\[(pass|FAIL)\] (.*?)(?: -- (.*))?$")
 BLOCKED_LINE = re.compile(r"^\s+0 points: (.*?)\.? Write the code yourself\.\s*$")
-HIDDEN_MARK = "### BEGIN HIDDEN TESTS"
 
 
 class ReportError(RuntimeError):
@@ -28,14 +31,6 @@ class Check:
     name: str
     passed: bool
     message: str = ""
-
-
-@dataclass
-class Flag:
-    kind: str
-    reason: str
-    cell: str = ""
-    line: int | None = None
 
 
 @dataclass
@@ -169,7 +164,7 @@ def _release_layout(coursedir, assignment: str,
             warnings.append(f"no release notebook {release}: answer stubs not excluded from similarity")
             released = _read_json(source) or {"cells": []}
         hidden = {meta["grade_id"] for cell, meta in _nbgrader_cells(_read_json(source) or {"cells": []})
-                  if HIDDEN_MARK in _source(cell)}
+                  if has_hidden_tests(_source(cell))}
         for cell, meta in _nbgrader_cells(released):
             if meta.get("solution"):
                 answers.append(meta["grade_id"])
@@ -250,10 +245,9 @@ def collect(assignment: str, db_url: str | None = None) -> ClassResults:
             student.status = "not graded"
             student.reason = "handed in but not in the gradebook: autograde could not grade it (see its summary)"
     results = ClassResults(assignment, root, url, notebooks, tests, answer_cells, stubs, [], max_score, 0, warnings)
-    records = root / "grading_records" / assignment
     for student in students.values():
         _read_notebooks(coursedir, assignment, student, by_id)
-        record_path = records / f"{student.student}.json"
+        record_path = grading_records.path(root, assignment, student.student)
         if record_path.exists():
             record = _read_json(record_path)
             if not isinstance(record, dict) or record.get("schema", 1) != 1:
