@@ -61,6 +61,21 @@ class _OwnBlock(nn.Module):
         return torch.relu(self.conv(x))
 
 
+def test_one_closeness_rule_relative_for_large_values_absolute_near_zero():
+    """``checks.close`` and the module checks' ``relative_error`` are one rule: error over 1 + max |expected|."""
+    assert modules.relative_error is checks.relative_error
+    large = torch.full((3,), 1000.0)
+    assert checks.close(large + 0.05, large)[0]                  # 5e-5 of the size: within 1e-4
+    assert not checks.close(large + 0.2, large)[0]
+    zeros = torch.zeros(3)
+    assert checks.close(zeros + 5e-5, zeros)[0]                  # near zero the difference itself counts
+    assert not checks.close(zeros + 5e-4, zeros)[0]
+    assert checks.relative_error(zeros + 5e-5, zeros) == pytest.approx(5e-5)
+    assert checks.relative_error(torch.tensor([float("nan")]), torch.zeros(1)) == float("inf")
+    assert checks.relative_error(torch.zeros(2), torch.zeros(3)) == float("inf")
+    assert checks.close(large + 0.2, large) == (False, "values differ by up to 0.2")
+
+
 def test_own_code_is_not_reuse():
     assert checks.reference_reuse(_OwnBlock) is None
     assert checks.reference_reuse(_OwnBlock()) is None

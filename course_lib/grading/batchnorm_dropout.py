@@ -115,7 +115,7 @@ def dropout(fn: Callable, points: float = 3) -> float:
             return False, "dropout must return a tensor of the input's shape"
         dropped = (Y == 0).double().mean().item()
         kept = Y != 0
-        scaled = torch.allclose(Y[kept], X[kept] / (1 - p), rtol=1e-5, atol=1e-6)
+        scaled = close(Y[kept], X[kept] / (1 - p), tolerance=1e-5)[0]
         return abs(dropped - p) < 0.01 and scaled, \
             f"dropped share {dropped:.3f} (expected {p}), survivors scaled by 1/(1-p): {scaled}"
 

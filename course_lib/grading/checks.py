@@ -11,6 +11,7 @@ import contextlib
 import contextvars
 import inspect
 import io
+import math
 import types
 import warnings
 from collections.abc import Callable, Iterator
@@ -306,17 +307,32 @@ def reference_reuse(obj: Any) -> str | None:
 # --------------------------------------------------------------------------------------------------
 
 
+def relative_error(actual: Any, expected: Any) -> float:
+    """The one closeness rule of every check: the largest absolute difference over ``1 + max |expected|``
+    (relative for large values, absolute near zero); inf when ``actual`` is not a tensor of ``expected``'s
+    shape or the difference is not finite (NaN, inf)."""
+    import torch
+
+    if not isinstance(actual, torch.Tensor) or tuple(actual.shape) != tuple(expected.shape):
+        return math.inf
+    if not expected.numel():
+        return 0.0
+    reference = expected.detach().double()
+    error = (actual.detach().double() - reference).abs().max().item() / (1.0 + reference.abs().max().item())
+    return error if math.isfinite(error) else math.inf
+
+
 def close(actual: Any, expected: Any, tolerance: float = 1e-4) -> tuple[bool, str]:
-    """(True, "") when ``actual`` is a tensor of ``expected``'s shape and values, else (False, why)."""
+    """(True, "") when ``actual`` is a tensor of ``expected``'s shape and values (``relative_error`` within
+    ``tolerance``), else (False, why)."""
     import torch
 
     if not isinstance(actual, torch.Tensor):
         return False, f"expected a tensor, got {type(actual).__name__}"
     if tuple(actual.shape) != tuple(expected.shape):
         return False, f"expected shape {tuple(expected.shape)}, got {tuple(actual.shape)}"
-    error = (actual.detach().double() - expected.detach().double()).abs().max().item() if expected.numel() else 0.0
-    scale = 1.0 + expected.detach().double().abs().max().item() if expected.numel() else 1.0
-    if not error <= tolerance * scale:  # also catches NaN
+    if not relative_error(actual, expected) <= tolerance:
+        error = (actual.detach().double() - expected.detach().double()).abs().max().item()
         return False, f"values differ by up to {error:.3g}"
     return True, ""
 

@@ -19,6 +19,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from .checks import relative_error
 from .replay import Pending, Target
 from .sandboxed import evidence as harness
 
@@ -54,15 +55,6 @@ def as_tensor(value: Any, what: str = "the output") -> torch.Tensor:
     if isinstance(value, torch.Tensor):
         return value
     raise TypeError(f"{what} is a {type(value).__name__}, not a tensor")
-
-
-def relative_error(actual: Any, expected: torch.Tensor) -> float:
-    """Largest absolute difference relative to the size of ``expected``; inf when shapes or types differ."""
-    if not isinstance(actual, torch.Tensor) or actual.shape != expected.shape:
-        return math.inf
-    scale = expected.abs().max().item() + 1e-6
-    error = (actual.detach().double() - expected.detach().double()).abs().max().item() / scale
-    return error if math.isfinite(error) else math.inf
 
 
 def parameter_count(structure: list[dict]) -> int:
