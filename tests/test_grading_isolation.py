@@ -102,6 +102,14 @@ time.sleep(3)
 
 @linux_root
 @needs_cgroups
+def test_limits_on_a_sandbox_not_started_say_to_start_it() -> None:
+    """The warm interpreter's memory is measured by start(); before it, check_limits says so (no AttributeError)."""
+    from course_lib.grading.sandbox import SandboxError
+
+    with pytest.raises(SandboxError, match="call start"):
+        Sandbox().check_limits(Limits())
+
+
 def test_fork_and_memory_bombs_beside_an_honest_submission_leave_its_marks(course: Path) -> None:
     hand_in(course, "honest")
     hand_in(course, "forker", first=FORK_BOMB)

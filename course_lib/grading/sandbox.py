@@ -182,6 +182,7 @@ class Sandbox:
     warnings: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     cgroup_version: int | None = None
+    template_data_mb: float | None = None  # what the warm interpreter holds: measured by start()
     _cgroups: list[str] = field(default_factory=list)
     _last_sweep: dict = field(default_factory=dict)
     _proc: subprocess.Popen | None = None
@@ -273,6 +274,9 @@ class Sandbox:
 
     def check_limits(self, limits: Limits) -> None:
         """Refuse a memory limit below what the warm interpreter itself holds (every cell would fail)."""
+        if self.template_data_mb is None:
+            raise SandboxError("check_limits needs a started sandbox (the warm interpreter's memory is measured "
+                               "when it starts): call start() first")
         if limits.memory_mb < self.template_data_mb + 256:
             raise LimitsError(f"--memory-mb {limits.memory_mb} leaves no room: the warm interpreter alone uses "
                               f"{self.template_data_mb:.0f} MB; give at least {self.template_data_mb + 512:.0f}")
