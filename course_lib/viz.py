@@ -29,7 +29,6 @@ __all__ = [
     "plot_bars",
     "history_to_dict",
     "plot_labelled_scatter",
-    "overlapping_labels",
     "smallest_text_px",
 ]
 
@@ -483,15 +482,6 @@ def _plain_log_tick(value: float, _position: Any = None) -> str:
 def _texts(fig: Figure) -> list[Any]:
     return [text for text in fig.findobj(match=lambda artist: hasattr(artist, "get_text"))
             if text.get_visible() and text.get_text().strip()]
-
-
-def overlapping_labels(fig: Figure) -> list[tuple[str, str]]:
-    """Pairs of data labels (texts placed in an axes, not titles or ticks) whose boxes overlap, as drawn."""
-    fig.draw_without_rendering()
-    labels = [text for ax in fig.axes for text in ax.texts if text.get_visible() and text.get_text().strip()]
-    boxes = [text.get_window_extent() for text in labels]
-    return [(labels[i].get_text(), labels[j].get_text())
-            for i in range(len(labels)) for j in range(i + 1, len(labels)) if boxes[i].overlaps(boxes[j])]
 
 
 def smallest_text_px(fig: Figure, page_width_px: float = PAGE_WIDTH_PX, dpi: float | None = None) -> float:

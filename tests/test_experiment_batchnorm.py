@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 
-from course_lib.experiments import _checks as check
+from helpers import experiment_checks as check
 from course_lib.experiments import batchnorm
 
 NOTEBOOK = "07_batch_norm.ipynb"

@@ -7,7 +7,7 @@ import copy
 
 import pytest
 
-from course_lib.experiments import _checks as check
+from helpers import experiment_checks as check
 from course_lib.experiments import cost, lab, store, vgg_vs_inception
 from course_lib.models import resnet18_cifar
 from course_lib.models.small import reduced_vgg11, small_googlenet

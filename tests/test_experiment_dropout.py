@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from course_lib.experiments import _checks as check
+from helpers import experiment_checks as check
 from course_lib.experiments import dropout
 
 NOTEBOOK = "08_dropout.ipynb"

@@ -6,7 +6,7 @@ import statistics
 
 import pytest
 
-from course_lib.experiments import _checks as check
+from helpers import experiment_checks as check
 from course_lib.experiments import lab, normalize, resolution
 
 NOTEBOOK = "10_training_lab.ipynb"

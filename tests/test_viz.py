@@ -17,6 +17,7 @@ from skimage import data as skdata
 from torch import nn
 
 from course_lib import viz
+from helpers.figures import overlapping_labels
 
 HISTORY = {
     "train_loss": [2.1, 1.2, 0.8],
@@ -314,7 +315,7 @@ def test_labels_at_their_points_overlap_on_the_real_data(accuracy_vs_compute) ->
     for name, (x, y) in accuracy_vs_compute.items():
         ax.scatter(x, y)
         ax.text(x, y, name, fontsize=viz.TICK_SIZE)
-    assert viz.overlapping_labels(fig), "the check finds no overlap even where labels sit on top of each other"
+    assert overlapping_labels(fig), "the check finds no overlap even where labels sit on top of each other"
     plt.close(fig)
 
 
@@ -328,7 +329,7 @@ def test_labelled_scatter_keeps_labels_apart_and_readable(accuracy_vs_compute) -
     offsets = ax.collections[0].get_offsets()
     np.testing.assert_allclose(offsets, list(accuracy_vs_compute.values()))
     np.testing.assert_allclose(ax.collections[0].get_sizes(), list(sizes.values()))
-    assert viz.overlapping_labels(fig) == []
+    assert overlapping_labels(fig) == []
     shown = [t for t in ax.get_xticklabels(minor=True) + ax.get_xticklabels() if t.get_text()]
     spans = sorted((t.get_window_extent().x0, t.get_window_extent().x1) for t in shown
                    if ax.get_xlim()[0] <= t.get_position()[0] <= ax.get_xlim()[1])

@@ -1,0 +1,1 @@
+"""Test-only helpers shared by several test files (kept out of the library the course ships)."""
