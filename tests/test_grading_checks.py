@@ -4,6 +4,7 @@ directly (as in the student's notebook) and through the evidence channel (as the
 
 from __future__ import annotations
 
+import inspect
 import warnings
 
 import nbformat
@@ -74,6 +75,22 @@ def test_one_closeness_rule_relative_for_large_values_absolute_near_zero():
     assert checks.relative_error(torch.tensor([float("nan")]), torch.zeros(1)) == float("inf")
     assert checks.relative_error(torch.zeros(2), torch.zeros(3)) == float("inf")
     assert checks.close(large + 0.2, large) == (False, "values differ by up to 0.2")
+
+
+def test_check_function_runs_the_body_unless_the_target_is_reuse(capsys):
+    ran = []
+
+    @checks.check_function("doubling", points=2)
+    def doubling(fn, report):
+        ran.append(fn)
+        report.check("fn(2) == 4", lambda: (fn(2) == 4, "expected 4"))
+
+    assert doubling(lambda x: 2 * x) == 2.0 and doubling(lambda x: x, points=3) == 0.0
+    assert "doubling" in capsys.readouterr().out
+    from course_lib.models import resnet
+
+    assert doubling(resnet.ResBlk) == 0.0 and len(ran) == 2  # the reference class: blocked, the body never ran
+    assert str(inspect.signature(doubling)) == "(fn, /, points: float = 2) -> float"
 
 
 def test_own_code_is_not_reuse():

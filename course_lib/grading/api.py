@@ -8,6 +8,8 @@ build in the check module itself (the trusted side's code, which students cannot
 
 - ``Report(title, points)``: ``report.check(name, test)`` with ``test() -> (passed, message)``;
   ``report.block_if_reused(target)`` scores 0 a hand-in that is the course's own class; ``report.score()``.
+- ``@check_function(title, points=N)`` over ``body(target, report)``: that preamble written once (the
+  Report, the reuse guard, the score), as the course's own check modules use it.
 - ``module_cases(report, label, target, args, reference, input_shape)``: three cases for a module
   (output shape, exact parameter count, same function as ``reference()`` with the hand-in's weights).
 - ``module_evidence``, ``require``, ``match_reference``, ``worst_error``, ``parameter_count``,
@@ -19,8 +21,8 @@ build in the check module itself (the trusted side's code, which students cannot
 from __future__ import annotations
 
 from .architectures import module_cases, parameter_totals
-from .checks import Report, close, generator, salted_seed
+from .checks import Report, check_function, close, generator, salted_seed
 from .modules import match_reference, module_evidence, parameter_count, relative_error, require, worst_error
 
-__all__ = ["Report", "close", "generator", "salted_seed", "module_cases", "parameter_totals", "module_evidence",
+__all__ = ["Report", "check_function", "close", "generator", "salted_seed", "module_cases", "parameter_totals", "module_evidence",
            "require", "match_reference", "worst_error", "parameter_count", "relative_error"]

@@ -12,7 +12,7 @@ from collections.abc import Callable
 import torch
 from torch.nn import functional as F
 
-from .checks import Report, close, generator
+from .checks import Report, check_function, close, generator
 
 _SHAPES = [(8, 5), (4, 3, 5, 6), (16, 2)]
 
@@ -41,11 +41,9 @@ def _run(fn, X, gamma, beta, mean, var, eps, momentum, training):
     return out
 
 
-def batchnorm_training(fn: Callable, points: float = 3) -> float:
+@check_function("batch_norm in training mode: the output Y", points=3)
+def batchnorm_training(fn: Callable, report: Report) -> None:
     """Training mode: normalise with the batch's mean and (biased) variance, then scale and shift."""
-    report = Report("batch_norm in training mode: the output Y", points)
-    if report.block_if_reused(fn):
-        return report.score()
     for seed, shape in enumerate(_SHAPES):
         args = _batch(shape, seed)
         expected = _expected(*args, 1e-5, 0.1, True)[0]
@@ -53,14 +51,11 @@ def batchnorm_training(fn: Callable, points: float = 3) -> float:
     args = _batch((6, 4), 7)
     report.check("eps is used (eps=0.5)",
                  lambda: close(_run(fn, *args, 0.5, 0.1, True)[0], _expected(*args, 0.5, 0.1, True)[0]))
-    return report.score()
 
 
-def batchnorm_running_statistics(fn: Callable, points: float = 2) -> float:
+@check_function("batch_norm: running statistics", points=2)
+def batchnorm_running_statistics(fn: Callable, report: Report) -> None:
     """Training mode moves the running statistics: new = (1 - momentum) * old + momentum * batch (unbiased var)."""
-    report = Report("batch_norm: running statistics", points)
-    if report.block_if_reused(fn):
-        return report.score()
     for seed, (shape, momentum) in enumerate([((8, 5), 0.1), ((4, 3, 5, 6), 0.1), ((10, 2), 0.3)]):
         args = _batch(shape, 20 + seed)
         _, mean, var = _expected(*args, 1e-5, momentum, True)
@@ -71,14 +66,11 @@ def batchnorm_running_statistics(fn: Callable, points: float = 2) -> float:
             ok_var, why_var = close(torch.as_tensor(new_var).reshape(-1), var)
             return ok_mean and ok_var, f"mean: {why_mean or 'ok'}; variance: {why_var or 'ok'}"
         report.check(f"X {shape}, momentum {momentum}", case)
-    return report.score()
 
 
-def batchnorm_evaluation(fn: Callable, points: float = 1) -> float:
+@check_function("batch_norm in evaluation mode", points=1)
+def batchnorm_evaluation(fn: Callable, report: Report) -> None:
     """Evaluation mode: normalise with the running statistics and leave them unchanged."""
-    report = Report("batch_norm in evaluation mode", points)
-    if report.block_if_reused(fn):
-        return report.score()
     for seed, shape in enumerate([(8, 5), (4, 3, 5, 6)]):
         args = _batch(shape, 40 + seed)
         expected, mean, var = _expected(*args, 1e-5, 0.1, False)
@@ -94,14 +86,11 @@ def batchnorm_evaluation(fn: Callable, points: float = 1) -> float:
     args = (X, torch.ones(3), torch.zeros(3), torch.zeros(3), torch.ones(3))
     report.check("a batch of one sample works in evaluation mode",
                  lambda: close(_run(fn, *args, 1e-5, 0.1, False)[0], X / (1 + 1e-5) ** 0.5))
-    return report.score()
 
 
-def dropout(fn: Callable, points: float = 3) -> float:
+@check_function("dropout", points=3)
+def dropout(fn: Callable, report: Report) -> None:
     """Inverted dropout: zero with probability p, scale survivors by 1/(1-p); the identity when not training."""
-    report = Report("dropout", points)
-    if report.block_if_reused(fn):
-        return report.score()
     X = torch.rand(200, 500, generator=generator(60)) + 0.5  # strictly positive, so zeros come from dropout
 
     def statistics(p):
@@ -129,4 +118,3 @@ def dropout(fn: Callable, points: float = 3) -> float:
         a, b = fn(X, 0.5, True), fn(X, 0.5, True)
         return not torch.equal(a, b), "two calls gave the same mask: draw a new one every call"
     report.check("a new random mask every call", fresh_masks)
-    return report.score()

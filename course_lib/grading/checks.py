@@ -50,6 +50,33 @@ def single_thread() -> Iterator[None]:
         torch.set_num_threads(before)
 
 
+def check_function(title: str, points: float) -> Callable[[Callable[[Any, "Report"], None]], Callable[..., float]]:
+    """Make a check of a test cell from its cases: ``@check_function("title", points=2)`` over
+    ``body(target, report)`` gives ``check(target, points=2) -> float``.
+
+    The check opens a :class:`Report` of that title and points, gives 0 for the whole cell when the target
+    reuses the course's reference code (``Report.block_if_reused``), else lets the body add its cases, and
+    prints and returns the score: the preamble every check shares, written once.
+    """
+    def decorate(body: Callable[[Any, Report], None]) -> Callable[..., float]:
+        def check(target: Any, points: float = points) -> float:
+            report = Report(title, points)
+            if not report.block_if_reused(target):
+                body(target, report)
+            return report.score()
+
+        first = next(iter(inspect.signature(body).parameters.values()))
+        check.__signature__ = inspect.Signature(  # type: ignore[attr-defined] - what help() and readers see
+            [first.replace(kind=inspect.Parameter.POSITIONAL_ONLY),
+             inspect.Parameter("points", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=points, annotation=float)],
+            return_annotation=float)
+        for name in ("__module__", "__name__", "__qualname__", "__doc__"):
+            setattr(check, name, getattr(body, name))
+        return check
+
+    return decorate
+
+
 def _describe_error(error: BaseException) -> str:
     from .replay import StudentError
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import torch
 from torch.nn import functional as F
 
-from .checks import Report, close, generator
+from .checks import Report, check_function, close, generator
 
 
 def _expected(X: torch.Tensor, size, mode: str, padding=0, stride=None) -> torch.Tensor:
@@ -38,49 +38,37 @@ def _cases(fn: Callable, report: Report, mode: str, cases, seed: int) -> None:
         report.check(label, lambda X=X, size=size, kwargs=kwargs, e=expected: close(fn(X.clone(), size, **kwargs), e))
 
 
-def max_pooling(fn: Callable, points: float = 2) -> float:
+@check_function("pool2d, mode='max'", points=2)
+def max_pooling(fn: Callable, report: Report) -> None:
     """Max pooling without padding; the stride defaults to the window size."""
-    report = Report("pool2d, mode='max'", points)
-    if report.block_if_reused(fn):
-        return report.score()
     X = torch.arange(9.0).reshape(3, 3)
     report.check("worked example: 3x3 input, 2x2 window, stride 1",
                  lambda: close(fn(X, 2, mode="max", stride=1), torch.tensor([[4.0, 5.0], [7.0, 8.0]])))
     _cases(fn, report, "max", [((4, 4), 2, 0, None), ((6, 5), 3, 0, 1), ((7, 7), (2, 3), 0, None)], seed=4)
-    return report.score()
 
 
-def avg_pooling(fn: Callable, points: float = 2) -> float:
+@check_function("pool2d, mode='avg'", points=2)
+def avg_pooling(fn: Callable, report: Report) -> None:
     """Average pooling without padding; the stride defaults to the window size."""
-    report = Report("pool2d, mode='avg'", points)
-    if report.block_if_reused(fn):
-        return report.score()
     X = torch.arange(9.0).reshape(3, 3)
     report.check("worked example: 3x3 input, 2x2 window, stride 1",
                  lambda: close(fn(X, 2, mode="avg", stride=1), torch.tensor([[2.0, 3.0], [5.0, 6.0]])))
     _cases(fn, report, "avg", [((4, 4), 2, 0, None), ((6, 5), 3, 0, 1), ((7, 7), (2, 3), 0, None)], seed=5)
-    return report.score()
 
 
-def padding_and_stride(fn: Callable, points: float = 2) -> float:
+@check_function("pool2d with padding and stride", points=2)
+def padding_and_stride(fn: Callable, report: Report) -> None:
     """Padding (max pools over -inf padding, average counts the zeros) and strides other than the window."""
-    report = Report("pool2d with padding and stride", points)
-    if report.block_if_reused(fn):
-        return report.score()
     cases = [((4, 4), 3, 1, 2), ((5, 6), 2, 1, 1), ((8, 8), 3, 1, 3)]
     _cases(fn, report, "max", cases, seed=6)
     _cases(fn, report, "avg", cases, seed=7)
     negative = -1.0 - torch.rand(4, 4, generator=generator(8))
     report.check("max pooling of negative values with padding never returns the padding",
                  lambda: close(fn(negative, 3, mode="max", padding=1, stride=2), _expected(negative, 3, "max", 1, 2)))
-    return report.score()
 
 
-def channels(fn: Callable, points: float = 1) -> float:
+@check_function("pool2d on several channels", points=1)
+def channels(fn: Callable, report: Report) -> None:
     """Multi-channel input (C, H, W): every channel pooled on its own, channels neither summed nor mixed."""
-    report = Report("pool2d on several channels", points)
-    if report.block_if_reused(fn):
-        return report.score()
     _cases(fn, report, "max", [((3, 4, 4), 2, 0, None), ((2, 5, 5), 3, 1, 2)], seed=9)
     _cases(fn, report, "avg", [((3, 4, 4), 2, 0, None)], seed=10)
-    return report.score()

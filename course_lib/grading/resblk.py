@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from . import modules as mod
-from .checks import Report, generator, reference_model, salted_seed
+from .checks import Report, check_function, generator, reference_model, salted_seed
 from .sandboxed import evidence as harness
 
 # (ch_in, ch_out, stride): kept shape, more channels, halving with a projection, the notes' faulty
@@ -36,11 +36,9 @@ def _out_size(n: int, stride: int) -> int:
     return (n + 2 - 3) // stride + 1
 
 
-def shapes(cls: Callable[..., nn.Module], points: float = 2) -> float:
+@check_function("ResBlk output shapes", points=2)
+def shapes(cls: Callable[..., nn.Module], report: Report) -> None:
     """Output shape (N, ch_out, H', W') for kept shape, more channels, stride 2 (also with equal channels) and 4."""
-    report = Report("ResBlk output shapes", points)
-    if report.block_if_reused(cls):
-        return report.score()
     for ch_in, ch_out, stride in SHAPE_CASES:
         x = _inputs(ch_in, batch=2)
         ev = mod.module_evidence(cls, (ch_in, ch_out, stride), [x], salted_seed(1))
@@ -51,7 +49,6 @@ def shapes(cls: Callable[..., nn.Module], points: float = 2) -> float:
             shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
             return shape == expected, f"expected {expected}, got {shape}"
         report.check(f"ResBlk({ch_in}, {ch_out}, stride={stride}) on (2, {ch_in}, 12, 10)", case)
-    return report.score()
 
 
 def _conv_biases(block: nn.Module) -> list[int]:
@@ -70,11 +67,9 @@ def allowed_parameter_counts(ch_in: int, ch_out: int, stride: int) -> set[int]:
     return {base + c for c in counts}
 
 
-def parameter_count(cls: Callable[..., nn.Module], points: float = 1) -> float:
+@check_function("ResBlk parameter count", points=1)
+def parameter_count(cls: Callable[..., nn.Module], report: Report) -> None:
     """Number of learnable parameters equals the reference's (convolution biases allowed or not)."""
-    report = Report("ResBlk parameter count", points)
-    if report.block_if_reused(cls):
-        return report.score()
     for ch_in, ch_out, stride in [(8, 8, 1), (8, 16, 1), (8, 8, 2), (16, 8, 2)]:
         ev = mod.module_evidence(cls, (ch_in, ch_out, stride), [_inputs(ch_in, batch=2)], salted_seed(1))
 
@@ -83,18 +78,15 @@ def parameter_count(cls: Callable[..., nn.Module], points: float = 1) -> float:
             allowed = sorted(allowed_parameter_counts(ch_in, ch_out, stride))
             return count in allowed, f"got {count:,}, expected {allowed[0]:,} (or with conv biases {allowed[-1]:,})"
         report.check(f"ResBlk({ch_in}, {ch_out}, stride={stride})", case)
-    return report.score()
 
 
 def _function_inputs(ch_in: int, seed: int = 0) -> list[torch.Tensor]:
     return [_inputs(ch_in, seed=seed), _inputs(ch_in, seed=seed + 7, size=(9, 9))]
 
 
-def same_function(cls: Callable[..., nn.Module], points: float = 3) -> float:
+@check_function("ResBlk computes the reference's function", points=3)
+def same_function(cls: Callable[..., nn.Module], report: Report) -> None:
     """With the student's weights loaded into the reference's layers, both blocks compute the same outputs."""
-    report = Report("ResBlk computes the reference's function", points)
-    if report.block_if_reused(cls):
-        return report.score()
     for ch_in, ch_out, stride in FUNCTION_CASES:
         inputs = _function_inputs(ch_in)
         ev = mod.module_evidence(cls, (ch_in, ch_out, stride), inputs, salted_seed(2))
@@ -107,7 +99,6 @@ def same_function(cls: Callable[..., nn.Module], points: float = 3) -> float:
             error = mod.worst_error(ev, match.evidence)
             return error < TOLERANCE, f"outputs differ (relative error {error:.2g}) in train or eval mode"
         report.check(f"ResBlk({ch_in}, {ch_out}, stride={stride}) in train and eval mode", case)
-    return report.score()
 
 
 def _residual_branch_end(reference: nn.Module, x: torch.Tensor) -> nn.Module:
@@ -162,11 +153,9 @@ def _shortcut_matches(ev: dict, make_reference: Callable[[], nn.Module], x: torc
     return False
 
 
-def residual(cls: Callable[..., nn.Module], points: float = 2) -> float:
+@check_function("ResBlk uses its shortcut", points=2)
+def residual(cls: Callable[..., nn.Module], report: Report) -> None:
     """The shortcut is really added: with the residual branch's last BN zeroed, output = ReLU(shortcut(x))."""
-    report = Report("ResBlk uses its shortcut", points)
-    if report.block_if_reused(cls):
-        return report.score()
     x = _inputs(8)
     identity_ev = mod.module_evidence(cls, (8, 8, 1), [x], salted_seed(3))
 
@@ -187,14 +176,11 @@ def residual(cls: Callable[..., nn.Module], points: float = 2) -> float:
             return ok, "with the residual branch zeroed the output is not ReLU(projection(x))"
         report.check(f"ResBlk({ch_in}, {ch_out}, stride={stride}): zeroed residual branch gives "
                      "ReLU(projection shortcut)", projection_case)
-    return report.score()
 
 
-def batchnorm_modes(cls: Callable[..., nn.Module], points: float = 1) -> float:
+@check_function("ResBlk batch norm in train and eval mode", points=1)
+def batchnorm_modes(cls: Callable[..., nn.Module], report: Report) -> None:
     """Batch norm behaves as such: batch statistics in train mode, running statistics in eval mode."""
-    report = Report("ResBlk batch norm in train and eval mode", points)
-    if report.block_if_reused(cls):
-        return report.score()
     for ch_in, ch_out, stride in [(8, 8, 1), (8, 16, 2)]:
         x = _inputs(ch_in)
         other = x.clone()
@@ -227,14 +213,11 @@ def batchnorm_modes(cls: Callable[..., nn.Module], points: float = 1) -> float:
         report.check(f"{name}: train mode uses batch statistics", batch_dependent)
         report.check(f"{name}: eval mode uses running statistics", batch_independent)
         report.check(f"{name}: running statistics update only in train mode", statistics_tracked)
-    return report.score()
 
 
-def gradients(cls: Callable[..., nn.Module], points: float = 1) -> float:
+@check_function("ResBlk gradients", points=1)
+def gradients(cls: Callable[..., nn.Module], report: Report) -> None:
     """Gradients of the output reach the input and every parameter, and are finite."""
-    report = Report("ResBlk gradients", points)
-    if report.block_if_reused(cls):
-        return report.score()
     for ch_in, ch_out, stride in [(8, 8, 1), (8, 16, 2)]:
         ev = mod.module_evidence(cls, (ch_in, ch_out, stride), [_inputs(ch_in)], salted_seed(6))
 
@@ -255,7 +238,6 @@ def gradients(cls: Callable[..., nn.Module], points: float = 1) -> float:
         name = f"ResBlk({ch_in}, {ch_out}, stride={stride})"
         report.check(f"{name}: gradient reaches the input", to_input)
         report.check(f"{name}: every parameter gets a gradient", to_parameters)
-    return report.score()
 
 
 def all_checks(cls: Callable[..., nn.Module]) -> dict[str, float]:
