@@ -4,7 +4,7 @@ Untrusted: ``sandboxed/`` runs inside the sandbox, next to the student's code, a
 evidence (the cells' outputs, what the student's functions return and modules compute for inputs chosen
 here). It imports nothing else of ``course_lib``; the sandbox gets a copy of that folder alone.
 
-The channel: ``sandboxed/channel.py``, length-prefixed JSON frames with arrays as ``.npz`` read without
+The channel: ``sandboxed/channel.py``, length-prefixed JSON frames with arrays as checked raw bytes read without
 pickle, bounded in size, depth and dtype.
 
 Trusted (everything else here) decides scores:

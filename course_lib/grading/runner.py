@@ -38,7 +38,7 @@ from . import course_checks, records
 from .execute import NotebookGrade, SandboxedExecute
 from .inputs import MAX_EXTRA_BYTES, Submission, check_submission, find_submissions
 from .replay import new_secret
-from .sandbox import JobResult, Limits, LimitsError, Sandbox, SandboxError
+from .sandbox import DEFAULT_PRELOAD, JobResult, Limits, LimitsError, Sandbox, SandboxError, preload_for
 
 
 class GradingError(RuntimeError):
@@ -93,6 +93,7 @@ class Report:
     jobs: int
     backend: str
     canary: list[str] = field(default_factory=list)   # how the instructor's solution scored before the class
+    stages: dict[str, float] = field(default_factory=dict)  # wall seconds: set-up, sandboxes, canary, class
 
     def count(self, status: str) -> int:
         return sum(o.status == status for o in self.outcomes)
@@ -108,12 +109,12 @@ class Report:
 class LocalBackend:
     """A pool of warm sandboxes on this machine, one per job slot."""
 
-    def __init__(self, jobs: int, limits: Limits, hide: list[str], unsafe: bool = False) -> None:
-        self.slots, self.limits = jobs, limits
+    def __init__(self, jobs: int, limits: Limits, hide: list[str], unsafe: bool = False,
+                 preload: tuple[str, ...] = DEFAULT_PRELOAD) -> None:
+        self.slots, self.limits, self.preload = jobs, limits, preload
         self._free: queue.Queue[Sandbox] = queue.Queue()
         with ThreadPoolExecutor(jobs) as pool:
-            sandboxes = list(pool.map(lambda _: Sandbox(hide=hide, unsafe=unsafe, threads=limits.threads).start(),
-                                      range(jobs)))
+            sandboxes = list(pool.map(lambda _: self._new(hide, unsafe, limits.threads), range(jobs)))
         for sandbox in sandboxes:
             self._free.put(sandbox)
         try:
@@ -123,6 +124,9 @@ class LocalBackend:
             raise
         self.description = f"{jobs} local sandboxes ({sandboxes[0].describe()})"
         self.warnings = sorted({w for s in sandboxes for w in s.warnings})
+
+    def _new(self, hide: list[str], unsafe: bool, threads: int) -> Sandbox:
+        return Sandbox(hide=hide, unsafe=unsafe, threads=threads, preload=self.preload).start()
 
     def run(self, cells: list[str], files: dict[str, bytes], requests: dict, session=None) -> JobResult:
         """Run in a free sandbox; a sandbox that broke is replaced by a fresh one, and the job retried once."""
@@ -134,14 +138,18 @@ class LocalBackend:
                 raise
             except SandboxError:
                 sandbox.close()
-                sandbox = Sandbox(hide=sandbox.hide, unsafe=sandbox.unsafe, threads=sandbox.threads).start()
+                sandbox = self._new(sandbox.hide, sandbox.unsafe, sandbox.threads)
                 return sandbox.run(cells, files, self.limits, requests, session)
         finally:
             self._free.put(sandbox)
 
     def close(self) -> None:
+        """Stop every sandbox, all at once (each waits for its template to exit)."""
+        sandboxes = []
         while not self._free.empty():
-            self._free.get().close()
+            sandboxes.append(self._free.get())
+        with ThreadPoolExecutor(max(1, len(sandboxes))) as pool:
+            list(pool.map(Sandbox.close, sandboxes))
 
 
 def load_nbgrader(db_url: str | None) -> AutogradeApp:
@@ -256,6 +264,7 @@ class ClassGrader:
         torch.set_num_threads(1)  # the checks run on tiny tensors, one thread per job slot
         self.release_sources = release_sources or set()
         self.records = records
+        self._gradebook: Gradebook | None = None
         nbgrader_utils.setenv = _shared_setenv
         warnings.filterwarnings("ignore", category=SAWarning)
 
@@ -290,9 +299,7 @@ class ClassGrader:
                 outcome.status = "skipped"
                 outcome.reason = "already autograded (newer submission not found); use --force to regrade"
             if outcome.status == "graded":
-                with Gradebook(coursedir.db_url, coursedir.course_id) as gb:
-                    record = gb.find_submission(self.options.assignment, sub.student)
-                    outcome.score, outcome.max_score = record.score, record.max_score
+                outcome.score, outcome.max_score = self._recorded_score(coursedir, sub.student)
         for result in results:
             outcome.notes += _execution_notes(result, self.limits)
             peak = getattr(result, "peak_memory_mb", None)
@@ -306,6 +313,23 @@ class ClassGrader:
         if self.records is not None and outcome.status != "skipped":
             records.write(self.records, self.options.assignment, outcome, grades)
         return outcome
+
+    def _recorded_score(self, coursedir: CourseDirectory, student: str) -> tuple[float, float]:
+        """The score nbgrader stored, read through one gradebook kept open for the run (with the lock held)."""
+        if self._gradebook is None:
+            self._gradebook = Gradebook(coursedir.db_url, coursedir.course_id)
+        session = self._gradebook.db
+        try:
+            record = self._gradebook.find_submission(self.options.assignment, student)
+            return record.score, record.max_score
+        finally:
+            session.rollback()  # end the read: the next one sees what nbgrader has written since
+            session.expire_all()
+
+    def close(self) -> None:
+        if self._gradebook is not None:
+            self._gradebook.close()
+            self._gradebook = None
 
     @staticmethod
     def _failure_reason(capture: _LogCapture, exc: Exception) -> str:
@@ -347,16 +371,32 @@ def autograde(options: Options) -> Report:
             ready.append(sub)
     if not ready:
         return Report(sorted(outcomes, key=lambda o: o.student), time.monotonic() - started, 0, "none")
-    if check_test_cells(coursedir, options.assignment) and (options.scheduler or options.local_cluster):
-        raise GradingError(f"{options.assignment} has ordinary test cells (asserts, not `grade.<check>(...)`): the "
-                           "course grader runs them over a live session with each sandbox, which Dask workers do "
-                           "not offer yet; grade it on this machine (without --scheduler / --local-cluster)")
     cell_timeout = Execute(parent=app).timeout
     limits = Limits(timeout=options.timeout, cell_timeout=cell_timeout, memory_mb=options.memory_mb)
-    backend = make_backend(options, limits, [str(root)], len(ready))
+    stages = {"set-up": time.monotonic() - started}
+    preload = preload_for(source_code(coursedir, options.assignment))
+    remote = bool(options.scheduler or options.local_cluster)
+    with ThreadPoolExecutor(1) as starter:  # local sandboxes start while the test cells are read
+        starting = None if remote else starter.submit(make_backend, options, limits, [str(root)], len(ready), preload)
+        try:
+            plain = check_test_cells(coursedir, options.assignment)
+        except BaseException:
+            if starting is not None:
+                with contextlib.suppress(Exception):
+                    starting.result().close()
+            raise
+        if plain and remote:
+            raise GradingError(f"{options.assignment} has ordinary test cells (asserts, not `grade.<check>(...)`): "
+                               "the course grader runs them over a live session with each sandbox, which Dask "
+                               "workers do not offer yet; grade it on this machine (without --scheduler / "
+                               "--local-cluster)")
+        backend = starting.result() if starting is not None else make_backend(options, limits, [str(root)],
+                                                                              len(ready), preload)
+    stages["test cells and sandboxes"] = time.monotonic() - started - sum(stages.values())
     jobs = backend.slots
     try:
         canaries = grade_solution(coursedir, options.assignment, notebooks, backend, root)
+        stages["canary"] = time.monotonic() - started - sum(stages.values())
         grader = ClassGrader(app, options, backend, limits, release_sources(coursedir, options.assignment), root)
         bar = tqdm(total=len(ready), desc=f"autograde {options.assignment}", unit="sub",
                    disable=not options.progress or not ready)
@@ -367,10 +407,12 @@ def autograde(options: Options) -> Report:
                 if outcome.status == "failed":
                     bar.write(f"  {outcome.student}: failed: {outcome.reason}")
         bar.close()
+        grader.close()
+        stages["class"] = time.monotonic() - started - sum(stages.values())
     finally:
         backend.close()
     outcomes.sort(key=lambda o: o.student)
-    return Report(outcomes, time.monotonic() - started, jobs, backend.description, canaries)
+    return Report(outcomes, time.monotonic() - started, jobs, backend.description, canaries, stages)
 
 
 def grade_solution(coursedir: CourseDirectory, assignment: str, notebooks: list[str], backend: Backend,
@@ -434,14 +476,29 @@ def release_sources(coursedir: CourseDirectory, assignment: str) -> set[str]:
     return sources
 
 
-def make_backend(options: Options, limits: Limits, hide: list[str], pending: int) -> Backend:
+def source_code(coursedir: CourseDirectory, assignment: str) -> list[str]:
+    """The code cells of the instructor's source notebooks (what the templates preload is read from them)."""
+    import nbformat
+
+    folder = Path(coursedir.format_path(coursedir.source_directory, ".", assignment))
+    cells: list[str] = []
+    for path in sorted(folder.glob("*.ipynb")):
+        try:
+            cells += [c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
+        except Exception:  # noqa: BLE001 - an unreadable source only means a slower first import
+            continue
+    return cells
+
+
+def make_backend(options: Options, limits: Limits, hide: list[str], pending: int,
+                 preload: tuple[str, ...] = DEFAULT_PRELOAD) -> Backend:
     """Local sandboxes, or Dask workers when a scheduler (or a local cluster) is asked for."""
     if options.scheduler or options.local_cluster:
         from .cluster import DaskBackend
         return DaskBackend(limits, hide, scheduler=options.scheduler, jobs=options.jobs, unsafe=options.unsafe)
     jobs = options.jobs or max(1, min(os.cpu_count() or 1, pending or 1))
     limits.threads = max(1, (os.cpu_count() or 1) // jobs)
-    return LocalBackend(max(1, min(jobs, pending or 1)), limits, hide, options.unsafe)
+    return LocalBackend(max(1, min(jobs, pending or 1)), limits, hide, options.unsafe, preload)
 
 
 def format_report(report: Report, assignment: str) -> str:
@@ -453,6 +510,8 @@ def format_report(report: Report, assignment: str) -> str:
              f"{report.count('skipped')} skipped in {report.seconds:.1f} s"
              + (f" ({per:.2f} s per graded submission)" if graded else "")
              + f"; {report.backend}"]
+    if report.stages:
+        lines.append("  time    " + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in report.stages.items()))
     lines += [f"  canary  {line}" for line in report.canary]
     if graded and n <= 40:
         for o in report.outcomes:

@@ -3,7 +3,7 @@
 Nothing here decides a score. The template (``server``) forks a child per submission; the child runs the
 notebook's cells (``cellrunner``) and then answers the trusted side's evidence requests (``evidence``):
 raw outputs of the student's functions and modules for inputs the trusted side chose. Everything crosses
-back through ``channel``: length-prefixed JSON frames, tensors as ``.npz`` arrays read without pickle.
+back through ``channel``: length-prefixed JSON frames, tensors as raw bytes of plain dtypes, read without pickle.
 
 This package imports nothing from ``course_lib`` outside itself: the sandbox gets a copy of this folder
 alone, so neither the reference models nor the checks are importable there.

@@ -108,6 +108,9 @@ def _make_shell(recorder: _Recorder) -> ZMQInteractiveShell:
     config.IPKernelApp.connection_file = ""
     shell = ZMQInteractiveShell.instance(config=config, displayhook_class=_Hook, display_pub_class=_Publisher)
     shell.recorder = shell.displayhook.recorder = shell.display_pub.recorder = recorder
+    # Tracebacks as Python prints them, with the failing lines. IPython's default Context mode re-reads and
+    # parses the source of every frame in each fresh child (about 0.1 s per failing cell in torch code).
+    shell.InteractiveTB.set_mode("Plain")
     if "matplotlib.pyplot" in sys.modules:
         try:
             shell.enable_matplotlib("inline")

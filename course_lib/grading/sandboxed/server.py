@@ -386,6 +386,9 @@ def main(argv: list[str] | None = None) -> None:
                              "vmdata_kb": isolation.data_memory_kb()}).encode())
     _serve(sock, args.uid, private_scratch="/tmp" in hidden, nest=nest, cgroup_fds=cgroup_fds,
            syscall_filter=syscall_filter)
+    # The trusted side has closed the socket: nothing is left to flush, and the interpreter's own teardown
+    # (torch's finalisers) took about a second per template while the grader waited for it to go.
+    os._exit(0)
 
 
 if __name__ == "__main__":
