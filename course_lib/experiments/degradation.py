@@ -18,7 +18,7 @@ from course_lib.experiments._training import column, loss_sentence, parallel_map
 from course_lib.models.variants import cifar_net
 
 SETTINGS = Settings({
-    "fast": dict(depths=(1, 5), width=8, train=1_000, val=500, epochs=3, batch=32, seeds=(0, 1, 2)),
+    "fast": dict(depths=(1, 5), width=8, train=600, val=300, epochs=3, batch=32, seeds=(0, 1, 2)),
     "medium": dict(depths=(1, 5), width=8, train=4_000, val=2_000, epochs=6, batch=64, seeds=(0, 1, 2)),
     "full": dict(depths=(3, 9), width=16, train=None, val=5_000, epochs=40, batch=128, seeds=(0, 1, 2)),
 })

@@ -19,7 +19,7 @@ from course_lib.models import VGG
 from course_lib.models.variants import kaiming_linear_
 
 SETTINGS = Settings({
-    "fast": dict(train=1_000, val=1_000, epochs=12, seeds=(0, 1, 2)),
+    "fast": dict(train=1_000, val=500, epochs=12, seeds=(0, 1, 2)),
     "medium": dict(train=2_000, val=2_000, epochs=30, seeds=(0, 1, 2, 3, 4)),
     "full": dict(train=10_000, val=5_000, epochs=60, seeds=(0, 1, 2, 3, 4)),
 })

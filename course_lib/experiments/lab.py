@@ -24,7 +24,7 @@ from course_lib.train import constant, cosine, linear_decay
 SETTINGS = Settings({
     "tiny": dict(width=8, train=200, val=100, test=100, epochs=1, batch=64, lr=0.05, seeds=(0, 1),
                  arms=("baseline", "width x2")),
-    "fast": dict(width=8, train=1_000, val=1_000, test=1_000, epochs=2, batch=64, lr=0.05, seeds=(0, 1, 2),
+    "fast": dict(width=8, train=600, val=500, test=500, epochs=2, batch=64, lr=0.05, seeds=(0, 1, 2),
                  arms=("baseline", "no augmentation", "Adam", "no BatchNorm")),
     "medium": dict(width=8, train=2_000, val=1_000, test=2_000, epochs=3, batch=64, lr=0.05, seeds=(0, 1, 2),
                    arms=None),
