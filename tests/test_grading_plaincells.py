@@ -129,3 +129,30 @@ def test_a_stand_in_refuses_what_would_run_the_students_methods_here() -> None:
         weird(object())
     assert plaincells.free_names(__import__("ast").parse("import torch\nx = f(torch.ones(2))\ndef g(y): return y\n"
                                                          "assert g(x) == h")) == ["f", "h"]
+
+
+def test_a_modules_parameters_are_the_students_own_not_copies() -> None:
+    """Through the real channel and a real Session: reading requires_grad and zeroing a parameter in place reach
+    the student's module, as in plain nbgrader; a plain tensor result still comes back by value."""
+    import torch
+
+    from course_lib.grading.sandboxed import channel, evidence
+
+    torch.manual_seed(0)
+    session = evidence.Session({"block": torch.nn.Conv2d(2, 2, 3)})
+
+    def ask(op):
+        answer = session.answer(channel.decode(channel.encode(op, evidence.tensor_to_array)), None)
+        return channel.decode(channel.encode(answer, evidence.tensor_to_array))
+
+    block = plaincells.Link(ask).op({"op": "ref", "name": "block"})
+    params = list(block.parameters())
+    assert [p.requires_grad for p in params] == [True, True]
+    x = torch.randn(1, 2, 5, 5)
+    # a parameter handed to a torch function here is its current value, fetched from the sandbox
+    assert torch.allclose(torch.nn.functional.conv2d(x, params[0], params[1]), block(x))
+    for p in params:
+        p.requires_grad_(False).zero_()
+    out = block(torch.ones(1, 2, 5, 5))
+    assert type(out) is torch.Tensor and out.shape == (1, 2, 3, 3)
+    assert torch.count_nonzero(out) == 0, "the zeroing happened on copies, not on the student's module"

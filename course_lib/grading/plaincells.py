@@ -152,6 +152,28 @@ class Remote:
     def __format__(self, spec: str) -> str:
         return format(str(self), spec)
 
+    @classmethod
+    def __torch_function__(cls, func: Callable, types: tuple, args: tuple = (), kwargs: dict | None = None) -> Any:
+        """A student's parameter given to a torch function here (``F.conv2d(x, block.conv.weight)``) is replaced by
+        its current value, fetched by value; parameters stay handles so that in-place changes reach the module."""
+        def value(v: Any) -> Any:
+            if isinstance(v, Remote):
+                kind = object.__getattribute__(v, "_type")
+                if kind != "Parameter":
+                    raise Refused(f"torch.{getattr(func, '__name__', 'function')} on the student's {kind} object "
+                                  "would run its own methods in the grader: pass the tensors its calls return")
+                tensor = v._op("getattr", name="detach")()
+                if type(tensor).__name__ != "Tensor":
+                    raise Refused("a parameter's value did not come back as a tensor")
+                return tensor
+            if isinstance(v, (list, tuple)):
+                return type(v)(value(x) for x in v)
+            if isinstance(v, dict):
+                return {k: value(x) for k, x in v.items()}
+            return v
+
+        return func(*value(tuple(args)), **value(dict(kwargs or {})))
+
     __eq__ = _refuse("comparing")
     __ne__ = _refuse("comparing")
     __lt__ = __le__ = __gt__ = __ge__ = _refuse("ordering")

@@ -274,6 +274,8 @@ class Session:
     (iterate), ``len``, ``bool``, ``repr``, ``str``; handles travel as ``{"$h": id}``. A result goes back by value
     when it is plain data of exact types (tensors, numbers, str, bool, None, and tuples, lists and dicts of
     those), else as a new handle ``{"$h": id, "$type": name}``; a raised exception as ``{"error": ...}``.
+    A module's parameters are handles, not copies: a test that reads ``p.requires_grad`` or changes one in
+    place (``p.requires_grad_(False).zero_()``) reaches the student's module, as it does in plain nbgrader.
     """
 
     PLAIN = (bool, int, float, str, type(None))
@@ -290,7 +292,7 @@ class Session:
         kind = type(value)
         if kind in self.PLAIN:
             return value
-        if kind in (torch.Tensor, torch.nn.Parameter):
+        if kind is torch.Tensor:
             return value.detach().clone()
         if depth < 8 and kind in (tuple, list, torch.Size):
             items = [self._export(v, depth + 1) for v in value]
