@@ -96,7 +96,7 @@ needs_sandbox = sandbox_prereqs.needs()  # skipped without unshare; failed inste
 ATTEMPTS = r'''
 import importlib, os, sys
 found = {}
-for name in ("course_lib", "course_lib.models", "course_lib.grading.resblk"):
+for name in ("course_lib", "course_lib.models", "course_lib.grading.assignments.resblk"):
     try:
         importlib.import_module(name)
         found[name] = "IMPORTED"
@@ -106,7 +106,7 @@ found["sys.modules"] = sorted(m for m in sys.modules if "course" in m or m.start
 found["files"] = [p for p in PATHS if os.path.exists(p)]
 print("ATTEMPTS", found)
 '''
-PATHS = [str(REPO / "course_lib" / "models" / "resnet.py"), str(REPO / "course_lib" / "grading" / "resblk.py"),
+PATHS = [str(REPO / "course_lib" / "models" / "resnet.py"), str(REPO / "course_lib" / "grading" / "assignments" / "resblk.py"),
          str(REPO / "solutions" / "resblk" / "resblk.ipynb"), str(REPO / "gradebook.db")]
 
 
@@ -120,7 +120,7 @@ def test_the_sandbox_cannot_import_or_read_the_reference_or_the_checks() -> None
     text = "".join(o.get("text", "") for o in result.cells[0]["outputs"])
     found = eval(text.split("ATTEMPTS ", 1)[1])  # our own print of plain literals
     assert all(found[name] == "ModuleNotFoundError" for name in ("course_lib", "course_lib.models",
-                                                                  "course_lib.grading.resblk")), found
+                                                                  "course_lib.grading.assignments.resblk")), found
     assert not any(m.startswith("course_lib") for m in found["sys.modules"]), found
     assert found["files"] == [], found
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch import nn
 
-from course_lib.grading import architectures
+from course_lib.grading.assignments import architectures
 from course_lib.grading.report import cli, page
 from course_lib.grading.report.gather import CellResult, Check, ClassResults, StudentResult
 from course_lib.grading.report.gather import TestCell as ReportCell

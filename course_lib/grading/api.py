@@ -20,7 +20,7 @@ build in the check module itself (the trusted side's code, which students cannot
 
 from __future__ import annotations
 
-from .architectures import module_cases, parameter_totals
+from .assignments.architectures import module_cases, parameter_totals
 from .checks import Report, check_function, close, generator, salted_seed
 from .modules import match_reference, module_evidence, parameter_count, relative_error, require, worst_error
 

@@ -21,7 +21,7 @@ from torch import nn
 
 from .checks import relative_error
 from .replay import Pending, Target
-from .sandboxed import evidence as harness
+from .sandboxed import evidence
 
 MAX_PAIRINGS = 720
 
@@ -31,7 +31,7 @@ def module_evidence(factory: Any, args: Sequence, inputs: Sequence[torch.Tensor]
     """Evidence of the student's module: from the sandbox (a :class:`Target`) or computed here in-process."""
     if isinstance(factory, Target):
         return factory.module(list(args), dict(kwargs or {}), list(inputs), seed)
-    return harness.module_evidence(factory, list(args), dict(kwargs or {}), [x.clone() for x in inputs], seed)
+    return evidence.module_evidence(factory, list(args), dict(kwargs or {}), [x.clone() for x in inputs], seed)
 
 
 def failure(ev: Any) -> str | None:
@@ -93,7 +93,7 @@ def load_student_values(model: nn.Module, reference: list[dict], student: list[d
     modules = dict(model.named_modules())
     for r, s in pairing.items():
         layer, entry = modules[reference[r]["path"]], student[s]
-        values = {name: harness.fill_values(seed, s, entry["kind"], name, shape)
+        values = {name: evidence.fill_values(seed, s, entry["kind"], name, shape)
                   for name, shape in {**entry["params"], **entry["buffers"]}.items()}
         for name, tensor in list(layer._parameters.items()):
             if tensor is None:
@@ -124,8 +124,8 @@ def match_reference(ev: dict, make_reference: Callable[[], nn.Module], inputs: S
     """The reference with the student's weights under the pairing that fits best; None if none exists."""
     student = ev["structure"]
     first = ev.get("eval", [None])[0]
-    base = harness.build(make_reference, [], {})
-    reference = harness.describe(base)
+    base = evidence.build(make_reference, [], {})
+    reference = evidence.describe(base)
     best: tuple[float, dict[int, int]] | None = None
     for pairing in pairings(reference, student):
         model = copy.deepcopy(base)
@@ -144,9 +144,9 @@ def match_reference(ev: dict, make_reference: Callable[[], nn.Module], inputs: S
     pairing = best[1]
     model = copy.deepcopy(base)
     load_student_values(model, reference, student, pairing, seed)
-    structure = harness.describe(model)
+    structure = evidence.describe(model)
     reset = lambda m: load_student_values(m, reference, student, pairing, seed)  # noqa: E731
-    return Match(pairing, reference, harness.run_module(model, structure, [x.clone() for x in inputs], reset), model)
+    return Match(pairing, reference, evidence.run_module(model, structure, [x.clone() for x in inputs], reset), model)
 
 
 def worst_error(ev: dict, ref: dict) -> float:

@@ -17,12 +17,14 @@ from typing import Any, Callable
 from nbformat import NotebookNode
 from nbformat.v4 import new_output
 
-from . import checks, course_checks
+from . import assignments, checks, course_checks
 from .markers import has_hidden_tests
 from .replay import Target, salted
 
-CHECK_MODULES = ("resblk", "conv_basics", "pooling", "batchnorm_dropout", "architectures", "square")
+DEMO_CHECKS = ("square",)  # the demo course's checks (``democourse``), kept beside the package's own
+CHECK_MODULES = (*assignments.names(), *DEMO_CHECKS)  # what `from PACKAGE import NAME as grade` may name
 PACKAGE = "course_lib.grading"
+ASSIGNMENTS = f"{PACKAGE}.assignments"
 COURSE = "course:"  # TestCall.module prefix of a course's own check module (``course_checks``)
 
 
@@ -61,11 +63,13 @@ def parse_test_cell(source: str, grade_id: str, points: float) -> TestCall:
     aliases: dict[str, str] = {}   # local name -> package module name, or COURSE + course check module name
     ours = course_checks.names()
     for node in tree.body:
-        if isinstance(node, ast.ImportFrom) and node.module == PACKAGE:
+        if isinstance(node, ast.ImportFrom) and node.module in (PACKAGE, ASSIGNMENTS):
             aliases.update({a.asname or a.name: a.name for a in node.names})
         elif isinstance(node, ast.Import):
             for a in node.names:
-                if a.name.startswith(PACKAGE + ".") and a.asname:
+                if a.name.startswith(ASSIGNMENTS + ".") and a.asname:
+                    aliases[a.asname] = a.name[len(ASSIGNMENTS) + 1:]
+                elif a.name.startswith(PACKAGE + ".") and a.asname:
                     aliases[a.asname] = a.name[len(PACKAGE) + 1:]
                 elif a.name in ours:
                     aliases[a.asname or a.name] = COURSE + a.name
@@ -122,7 +126,7 @@ def check_module(module: str):
     """The module a TestCall's ``module`` names: one of the package's, or the course's own (``COURSE`` + name)."""
     if module.startswith(COURSE):
         return course_checks.load(module[len(COURSE):])
-    return importlib.import_module(f"{PACKAGE}.{module}")
+    return importlib.import_module(f"{ASSIGNMENTS if module in assignments.names() else PACKAGE}.{module}")
 
 
 def _shown(module: str) -> str:

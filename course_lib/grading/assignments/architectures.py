@@ -10,8 +10,8 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from . import modules as mod
-from .checks import Report, check_function, generator, reference_model, salted_seed
+from .. import modules as mod
+from ..checks import Report, check_function, generator, reference_model, salted_seed
 
 
 def parameter_totals(reference: nn.Module, bias_optional: bool = False) -> dict[int, str]:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 import torch
 from torch.nn import functional as F
 
-from .checks import Report, check_function, close, generator
+from ..checks import Report, check_function, close, generator
 
 _SHAPES = [(8, 5), (4, 3, 5, 6), (16, 2)]
 

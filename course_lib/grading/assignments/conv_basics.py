@@ -8,7 +8,7 @@ from collections.abc import Callable
 import torch
 from torch.nn import functional as F
 
-from .checks import Report, check_function, close, code_names, generator
+from ..checks import Report, check_function, close, code_names, generator
 
 _CONVOLUTION_NAMES = {"conv2d", "corr2d", "corr2d_multi_in", "corr2d_multi_in_out", "conv1d", "Conv2d"}
 

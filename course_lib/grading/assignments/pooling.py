@@ -8,7 +8,7 @@ from collections.abc import Callable
 import torch
 from torch.nn import functional as F
 
-from .checks import Report, check_function, close, generator
+from ..checks import Report, check_function, close, generator
 
 
 def _expected(X: torch.Tensor, size, mode: str, padding=0, stride=None) -> torch.Tensor:

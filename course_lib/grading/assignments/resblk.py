@@ -13,9 +13,9 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from . import modules as mod
-from .checks import Report, check_function, generator, reference_model, salted_seed
-from .sandboxed import evidence as harness
+from .. import modules as mod
+from ..checks import Report, check_function, generator, reference_model, salted_seed
+from ..sandboxed import evidence
 
 # (ch_in, ch_out, stride): kept shape, more channels, halving with a projection, the notes' faulty
 # case (stride 2 with equal channels) and the notes' stride 4.
@@ -136,8 +136,8 @@ def _shortcut_matches(ev: dict, make_reference: Callable[[], nn.Module], x: torc
     import copy
 
     outputs = [entry.get("out") for entry in ev.get("ablations", [])]
-    base = harness.build(make_reference, [], {})
-    reference = harness.describe(base)
+    base = evidence.build(make_reference, [], {})
+    reference = evidence.describe(base)
     paths = {m: p for p, m in base.named_modules()}
     end_path = paths[_residual_branch_end(base, x)]
     for pairing in mod.pairings(reference, ev["structure"]):
@@ -200,7 +200,7 @@ def batchnorm_modes(cls: Callable[..., nn.Module], report: Report) -> None:
 
         def statistics_tracked(ev=ev, seed=seed):
             ev = mod.require(ev, "buffers_after_train")
-            start = [{n: harness.fill_values(seed, i, e["kind"], n, shape) for n, shape in e["buffers"].items()}
+            start = [{n: evidence.fill_values(seed, i, e["kind"], n, shape) for n, shape in e["buffers"].items()}
                      for i, e in enumerate(ev["structure"])]
             pairs = [(start[i][n], after[n]) for i, after in enumerate(ev["buffers_after_eval"]) for n in after]
             moved = [(start[i][n], after[n]) for i, after in enumerate(ev["buffers_after_train"]) for n in after]
