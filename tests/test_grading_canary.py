@@ -19,7 +19,7 @@ import pytest
 from course_lib.grading import democourse
 from course_lib.grading.democourse import ASSIGNMENT, CORRECT, WRONG, add_submission, make_course
 from course_lib.grading.execute import GraderSideError, SandboxedExecute
-from course_lib.grading.runner import Outcome, Report
+from course_lib.grading.runner import Outcome, RunSummary
 from course_lib.grading.sandbox import JobResult
 
 REPO = Path(__file__).resolve().parents[1]
@@ -103,5 +103,5 @@ def test_a_sandbox_that_cannot_start_a_hand_in_records_no_score_and_fails_the_ru
     with pytest.raises(GraderSideError, match="ModuleNotFoundError: x"):
         executor.preprocess(nb, {"nbgrader": {"student": "ann"}})
     assert "the grader's environment needs fixing" in executor.grader_problem
-    report = Report([Outcome("ann", "failed", executor.grader_problem), Outcome("ben", "graded", score=5.0)], 1.0, 1, "")
+    report = RunSummary([Outcome("ann", "failed", executor.grader_problem), Outcome("ben", "graded", score=5.0)], 1.0, 1, "")
     assert report.exit_code == 1

@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from .report.cli import add_parser as add_report_parser
-from .runner import GradingError, Options, autograde, format_report
+from .runner import GradingError, Options, autograde, format_summary
 from .sandbox import SandboxError
 
 
@@ -82,9 +82,9 @@ def main(argv: list[str] | None = None) -> int:
         print("error: --jobs must be at least 1", file=sys.stderr)
         return 2
     try:
-        report = autograde(options)
+        summary = autograde(options)
     except (GradingError, SandboxError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(format_report(report, options.assignment))
-    return report.exit_code
+    print(format_summary(summary, options.assignment))
+    return summary.exit_code

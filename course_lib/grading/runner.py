@@ -87,7 +87,9 @@ class Outcome:
 
 
 @dataclass
-class Report:
+class RunSummary:
+    """What one autograde run did, printed at its end: every submission's outcome, the time, the backend."""
+
     outcomes: list[Outcome]
     seconds: float
     jobs: int
@@ -341,7 +343,7 @@ class ClassGrader:
         return (errors[0] if errors else str(exc) or "nbgrader could not process it").splitlines()[0]
 
 
-def autograde(options: Options) -> Report:
+def autograde(options: Options) -> RunSummary:
     """Grade every submission of `options.assignment`; return the report (also printed by the CLI)."""
     started = time.monotonic()
     app = load_nbgrader(options.db_url)
@@ -360,7 +362,7 @@ def autograde(options: Options) -> Report:
     if not subs:
         if not outcomes:
             raise GradingError(f"no submissions found in {submitted}/*/{options.assignment}/")
-        return Report(outcomes, time.monotonic() - started, 0, "none")
+        return RunSummary(outcomes, time.monotonic() - started, 0, "none")
     ready = []
     for sub in subs:
         check_submission(sub, notebooks, [*coursedir.ignore, "timestamp.txt"])
@@ -370,7 +372,7 @@ def autograde(options: Options) -> Report:
         else:
             ready.append(sub)
     if not ready:
-        return Report(sorted(outcomes, key=lambda o: o.student), time.monotonic() - started, 0, "none")
+        return RunSummary(sorted(outcomes, key=lambda o: o.student), time.monotonic() - started, 0, "none")
     cell_timeout = Execute(parent=app).timeout
     limits = Limits(timeout=options.timeout, cell_timeout=cell_timeout, memory_mb=options.memory_mb)
     stages = {"set-up": time.monotonic() - started}
@@ -412,7 +414,7 @@ def autograde(options: Options) -> Report:
     finally:
         backend.close()
     outcomes.sort(key=lambda o: o.student)
-    return Report(outcomes, time.monotonic() - started, jobs, backend.description, canaries, stages)
+    return RunSummary(outcomes, time.monotonic() - started, jobs, backend.description, canaries, stages)
 
 
 def grade_solution(coursedir: CourseDirectory, assignment: str, notebooks: list[str], backend: Backend,
@@ -501,23 +503,23 @@ def make_backend(options: Options, limits: Limits, hide: list[str], pending: int
     return LocalBackend(max(1, min(jobs, pending or 1)), limits, hide, options.unsafe, preload)
 
 
-def format_report(report: Report, assignment: str) -> str:
+def format_summary(summary: RunSummary, assignment: str) -> str:
     """The closing summary: counts, time, then one line per failure and per note."""
-    n = len(report.outcomes)
-    graded = report.count("graded")
-    per = report.seconds / graded if graded else 0.0
-    lines = [f"autograde {assignment}: {n} submission(s): {graded} graded, {report.count('failed')} failed, "
-             f"{report.count('skipped')} skipped in {report.seconds:.1f} s"
+    n = len(summary.outcomes)
+    graded = summary.count("graded")
+    per = summary.seconds / graded if graded else 0.0
+    lines = [f"autograde {assignment}: {n} submission(s): {graded} graded, {summary.count('failed')} failed, "
+             f"{summary.count('skipped')} skipped in {summary.seconds:.1f} s"
              + (f" ({per:.2f} s per graded submission)" if graded else "")
-             + f"; {report.backend}"]
-    if report.stages:
-        lines.append("  time    " + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in report.stages.items()))
-    lines += [f"  canary  {line}" for line in report.canary]
+             + f"; {summary.backend}"]
+    if summary.stages:
+        lines.append("  time    " + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in summary.stages.items()))
+    lines += [f"  canary  {line}" for line in summary.canary]
     if graded and n <= 40:
-        for o in report.outcomes:
+        for o in summary.outcomes:
             if o.status == "graded":
                 lines.append(f"  graded  {o.student}: {o.score:g}/{o.max_score:g}")
-    for o in report.outcomes:
+    for o in summary.outcomes:
         if o.status != "graded":
             lines.append(f"  {o.status:<7} {o.student}: {o.reason}")
         for flag in o.flags:
