@@ -128,7 +128,7 @@ def build_resblk(root: Path, n: int, plain_cells: bool = False) -> str:
     return "resblk"
 
 
-def timed(command: list[str], cwd: Path) -> float:
+def timed(command: list[str], cwd: Path) -> tuple[float, str]:
     env = demo.nbgrader_env()
     env["PYTHONPATH"] = str(REPO)
     started = time.perf_counter()
@@ -136,7 +136,7 @@ def timed(command: list[str], cwd: Path) -> float:
     seconds = time.perf_counter() - started
     if done.returncode != 0:
         sys.exit(f"{' '.join(command[:4])} failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
-    return seconds
+    return seconds, done.stdout
 
 
 def export(root: Path) -> list[dict[str, str]]:
@@ -145,16 +145,23 @@ def export(root: Path) -> list[dict[str, str]]:
         return sorted(csv.DictReader(fh), key=lambda row: row["student_id"])
 
 
-def compare(tmp: Path, name: str, make, n: int, jobs: int) -> tuple[float, float, bool]:
-    """Seconds for plain nbgrader and for ours on two copies of one course, and whether the exports agree."""
+def stages(summary: str) -> str:
+    """The course grader's own line saying where its time went (set-up, sandboxes, canary, class)."""
+    return next((line.strip()[len("time"):].strip() for line in summary.splitlines()
+                 if line.strip().startswith("time ")), "")
+
+
+def compare(tmp: Path, name: str, make, n: int, jobs: int) -> tuple[float, float, bool, str]:
+    """Seconds for plain nbgrader and for ours on two copies of one course, whether the exports agree, and
+    where our time went."""
     ours_root = tmp / f"{name}-ours"
     ours_root.mkdir()
     assignment = make(ours_root, n)
     plain_root = Path(shutil.copytree(ours_root, tmp / f"{name}-plain"))
-    plain = timed([sys.executable, "-m", "nbgrader", "autograde", assignment], plain_root)
-    ours = timed([sys.executable, "-m", "course_lib.grading", "autograde", assignment, "--no-progress",
-                  "--jobs", str(jobs)], ours_root)
-    return plain, ours, export(ours_root) == export(plain_root)
+    plain, _ = timed([sys.executable, "-m", "nbgrader", "autograde", assignment], plain_root)
+    ours, summary = timed([sys.executable, "-m", "course_lib.grading", "autograde", assignment, "--no-progress",
+                           "--jobs", str(jobs)], ours_root)
+    return plain, ours, export(ours_root) == export(plain_root), stages(summary)
 
 
 def main() -> None:
@@ -168,9 +175,9 @@ def main() -> None:
     if args.plain_cells and not args.resblk:
         parser.error("--plain-cells needs --resblk")
     with tempfile.TemporaryDirectory(prefix="bench-grading-") as tmp:
-        plain, ours, same = compare(Path(tmp), "checks", build_resblk if args.resblk else build, args.n, args.jobs)
+        plain, ours, same, where = compare(Path(tmp), "checks", build_resblk if args.resblk else build, args.n, args.jobs)
         if args.plain_cells:
-            plain_pc, ours_pc, same_pc = compare(Path(tmp), "plaincells",
+            plain_pc, ours_pc, same_pc, where_pc = compare(Path(tmp), "plaincells",
                                                  lambda root, n: build_resblk(root, n, plain_cells=True),
                                                  args.n, args.jobs)
     kinds = "submission bank of tests/submissions/resblk" if args.resblk else "right, wrong, partly right, broken"
@@ -178,11 +185,13 @@ def main() -> None:
     print(f"plain nbgrader autograde : {plain:7.1f} s  {plain / args.n:6.2f} s/submission")
     print(f"course_lib.grading (-j{args.jobs}) : {ours:7.1f} s  {ours / args.n:6.2f} s/submission")
     print(f"speed-up: {plain / ours:.1f}x   exports identical: {same}")
+    print(f"  where the course grader's time went: {where}")
     if args.plain_cells:
         print(f"resblk with plain assert test cells ({len(PLAIN_TESTS)} cells, the flagged hand-ins left out):")
         print(f"plain nbgrader autograde : {plain_pc:7.1f} s  {plain_pc / args.n:6.2f} s/submission")
         print(f"course_lib.grading (-j{args.jobs}) : {ours_pc:7.1f} s  {ours_pc / args.n:6.2f} s/submission")
         print(f"speed-up: {plain_pc / ours_pc:.1f}x   exports identical: {same_pc}")
+        print(f"  where the course grader's time went: {where_pc}")
         print(f"plain cells cost {ours_pc / ours:.2f}x the grade.<check> cells in the course grader")
     if not same or (args.plain_cells and not same_pc):
         sys.exit(1)
