@@ -166,8 +166,9 @@ def preload_for(sources: list[str]) -> tuple[str, ...]:
 
     names: list[str] = []
     for source in sources:
+        code = "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines())
         try:
-            tree = ast.parse(source)
+            tree = ast.parse(code)  # IPython's magics and shell lines blanked out
         except SyntaxError:
             continue
         for node in ast.walk(tree):
