@@ -69,6 +69,15 @@ def test_imports_comments_and_hidden_markers_beside_the_check_are_fine() -> None
     assert (call.module, call.function, call.target, call.hidden) == ("square", "integers", "square", True)
 
 
+def test_the_assignments_checks_are_read_in_the_released_form_and_from_their_own_path() -> None:
+    released = parse_test_cell("from course_lib.grading import resblk as grade\ngrade.shapes(ResBlk, points=2)", "t", 2)
+    own = parse_test_cell("import course_lib.grading.assignments.resblk as grade\ngrade.shapes(ResBlk, points=2)",
+                          "t", 2)
+    assert (released.module, released.function) == (own.module, own.function) == ("resblk", "shapes")
+    with pytest.raises(GraderSetupError, match="from course_lib.grading import resblk as grade"):
+        parse_test_cell("import course_lib.grading.resblk as grade\ngrade.shapes(ResBlk, points=2)", "t", 2)
+
+
 def test_a_courses_own_check_module_is_found_from_its_folder_and_nothing_else_is(tmp_path: Path) -> None:
     from course_lib.grading import course_checks
 

@@ -70,7 +70,11 @@ def parse_test_cell(source: str, grade_id: str, points: float) -> TestCall:
                 if a.name.startswith(ASSIGNMENTS + ".") and a.asname:
                     aliases[a.asname] = a.name[len(ASSIGNMENTS) + 1:]
                 elif a.name.startswith(PACKAGE + ".") and a.asname:
-                    aliases[a.asname] = a.name[len(PACKAGE) + 1:]
+                    name = a.name[len(PACKAGE) + 1:]
+                    if name in assignments.names():  # only an attribute of the package: this import would fail
+                        raise GraderSetupError(f"{where}: `import {a.name}` fails in a notebook (the checks live in "
+                                               f"{ASSIGNMENTS}): write `from {PACKAGE} import {name} as grade`")
+                    aliases[a.asname] = name
                 elif a.name in ours:
                     aliases[a.asname or a.name] = COURSE + a.name
     last = tree.body[-1] if tree.body else None
