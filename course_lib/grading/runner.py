@@ -347,8 +347,7 @@ class ClassGrader:
             record = self._gradebook.find_submission(self.options.assignment, student)
             return record.score, record.max_score
         finally:
-            session.rollback()  # end the read: the next one sees what nbgrader has written since
-            session.expire_all()
+            session.rollback()  # end the read (and expire what it loaded): the next one sees nbgrader's writes
 
     def close(self) -> None:
         if self._gradebook is not None:
@@ -486,32 +485,28 @@ def check_test_cells(coursedir: CourseDirectory, assignment: str) -> bool:
     return plain
 
 
-def release_sources(coursedir: CourseDirectory, assignment: str) -> set[str]:
-    """The source of every code cell the release gives students (unchanged, it is not the student's code)."""
+def _code_cells(folder: Path) -> list[str]:
+    """The source of every code cell of the notebooks in `folder`; an unreadable notebook is passed over (it
+    only means fewer release cells are recognised, or a slower first import in the sandbox)."""
     import nbformat
 
-    folder = Path(coursedir.format_path(coursedir.release_directory, ".", assignment))
-    sources: set[str] = set()
-    for path in sorted(folder.glob("*.ipynb")):
-        try:
-            sources |= {c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"}
-        except Exception:  # noqa: BLE001 - an unreadable release only means fewer cells are skipped
-            continue
-    return sources
-
-
-def source_code(coursedir: CourseDirectory, assignment: str) -> list[str]:
-    """The code cells of the instructor's source notebooks (what the templates preload is read from them)."""
-    import nbformat
-
-    folder = Path(coursedir.format_path(coursedir.source_directory, ".", assignment))
     cells: list[str] = []
     for path in sorted(folder.glob("*.ipynb")):
         try:
             cells += [c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
-        except Exception:  # noqa: BLE001 - an unreadable source only means a slower first import
+        except Exception:  # noqa: BLE001 - see the docstring
             continue
     return cells
+
+
+def release_sources(coursedir: CourseDirectory, assignment: str) -> set[str]:
+    """The source of every code cell the release gives students (unchanged, it is not the student's code)."""
+    return set(_code_cells(Path(coursedir.format_path(coursedir.release_directory, ".", assignment))))
+
+
+def source_code(coursedir: CourseDirectory, assignment: str) -> list[str]:
+    """The code cells of the instructor's source notebooks (what the templates preload is read from them)."""
+    return _code_cells(Path(coursedir.format_path(coursedir.source_directory, ".", assignment)))
 
 
 def make_backend(options: Options, limits: Limits, hide: list[str], pending: int,

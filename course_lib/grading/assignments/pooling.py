@@ -38,22 +38,24 @@ def _cases(fn: Callable, report: Report, mode: str, cases, seed: int) -> None:
         report.check(label, lambda X=X, size=size, kwargs=kwargs, e=expected: close(fn(X.clone(), size, **kwargs), e))
 
 
+def _one_mode(fn: Callable, report: Report, mode: str, worked: list[list[float]], seed: int) -> None:
+    """One mode without padding: the worked 3x3 example with stride 1, then cases where the stride defaults."""
+    X = torch.arange(9.0).reshape(3, 3)
+    report.check("worked example: 3x3 input, 2x2 window, stride 1",
+                 lambda: close(fn(X, 2, mode=mode, stride=1), torch.tensor(worked)))
+    _cases(fn, report, mode, [((4, 4), 2, 0, None), ((6, 5), 3, 0, 1), ((7, 7), (2, 3), 0, None)], seed=seed)
+
+
 @check_function("pool2d, mode='max'", points=2)
 def max_pooling(fn: Callable, report: Report) -> None:
     """Max pooling without padding; the stride defaults to the window size."""
-    X = torch.arange(9.0).reshape(3, 3)
-    report.check("worked example: 3x3 input, 2x2 window, stride 1",
-                 lambda: close(fn(X, 2, mode="max", stride=1), torch.tensor([[4.0, 5.0], [7.0, 8.0]])))
-    _cases(fn, report, "max", [((4, 4), 2, 0, None), ((6, 5), 3, 0, 1), ((7, 7), (2, 3), 0, None)], seed=4)
+    _one_mode(fn, report, "max", [[4.0, 5.0], [7.0, 8.0]], seed=4)
 
 
 @check_function("pool2d, mode='avg'", points=2)
 def avg_pooling(fn: Callable, report: Report) -> None:
     """Average pooling without padding; the stride defaults to the window size."""
-    X = torch.arange(9.0).reshape(3, 3)
-    report.check("worked example: 3x3 input, 2x2 window, stride 1",
-                 lambda: close(fn(X, 2, mode="avg", stride=1), torch.tensor([[2.0, 3.0], [5.0, 6.0]])))
-    _cases(fn, report, "avg", [((4, 4), 2, 0, None), ((6, 5), 3, 0, 1), ((7, 7), (2, 3), 0, None)], seed=5)
+    _one_mode(fn, report, "avg", [[2.0, 3.0], [5.0, 6.0]], seed=5)
 
 
 @check_function("pool2d with padding and stride", points=2)
