@@ -117,7 +117,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     share a costly step across files share a group (the chapters and the book build: "book").
     """
     _mark_slow_kinds(items)
-    if getattr(config.option, "dist", "no") != "loadgroup":
+    # Workers collect; pytest-xdist tells them the mode through `loadgroup` (their own `dist` reads "no").
+    if not getattr(config.option, "loadgroup", False):
         return
     for item in items:
         if next(item.iter_markers("xdist_group"), None) is None:
