@@ -30,7 +30,7 @@ from sqlalchemy.exc import SAWarning
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "tests")]
 
-from course_lib.grading import democourse  # noqa: E402
+from helpers import democourse  # noqa: E402
 from course_lib.grading.report import gather, similarity  # noqa: E402
 from report_bank import course as report_bank  # noqa: E402
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from course_lib.grading.certs import security
-from course_lib.grading.democourse import CORRECT, WRONG, add_submission, make_course
+from helpers.democourse import CORRECT, WRONG, add_submission, make_course
 from test_grading_postgres import pg_scores, postgres_url  # noqa: F401 - the fixture is used by name
 from test_grading_runner import run_autograde
 from test_grading_tls import make_certs

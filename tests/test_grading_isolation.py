@@ -19,7 +19,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell
 
-from course_lib.grading import democourse
+from helpers import democourse
 from course_lib.grading.sandbox import IsolationError, Limits, Sandbox, isolation_mode
 from course_lib.grading.sandboxed import cgroups
 

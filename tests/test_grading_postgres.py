@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from course_lib.grading.democourse import ASSIGNMENT, CORRECT, WRONG, add_submission, make_course, nbgrader
+from helpers.democourse import ASSIGNMENT, CORRECT, WRONG, add_submission, make_course, nbgrader
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "scripts" / "postgres.sh"

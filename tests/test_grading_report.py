@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from course_lib.grading import democourse
+from helpers import democourse
 from course_lib.grading.report import gather, similarity
 from report_bank import course as report_bank
 from submissions import bank

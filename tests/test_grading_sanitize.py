@@ -16,7 +16,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_markdown_cell
 
-from course_lib.grading import democourse
+from helpers import democourse
 from course_lib.grading.execute import clean_output
 from course_lib.grading.sanitize import SanitizeOutputs, sanitize_html
 from test_grading_isolation import ASSIGNMENT, grade, hand_in, linux_root, make_real_course, scores

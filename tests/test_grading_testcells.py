@@ -10,9 +10,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course_lib.grading import democourse
-from course_lib.grading.democourse import ASSIGNMENT, CORRECT, add_submission, make_course, nbgrader
+from course_lib.grading import course_checks
 from course_lib.grading.verdicts import GraderSetupError, parse_test_cell
+from helpers import democourse
+from helpers.democourse import ASSIGNMENT, CHECKS, CORRECT, add_submission, make_course, nbgrader
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -22,6 +23,14 @@ def grade(root: Path, *args: str) -> subprocess.CompletedProcess:
     env["PYTHONPATH"] = str(REPO)
     return subprocess.run([sys.executable, "-m", "course_lib.grading", "autograde", ASSIGNMENT, "--no-progress",
                            *args], cwd=root, env=env, capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture
+def square_checks():
+    """The demo course's own check module registered in this process, as the class grader registers it."""
+    course_checks.register({"square": CHECKS})
+    yield
+    course_checks.register({})
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +49,7 @@ def _set_test_source(course: Path, grade_id: str, source: str) -> None:
 
 def test_an_assert_beside_the_check_is_refused_never_ignored(released: Path, tmp_path: Path) -> None:
     course = Path(shutil.copytree(released, tmp_path / "course"))
-    _set_test_source(course, "test_int", "from course_lib.grading import square as grade\n"
+    _set_test_source(course, "test_int", "import square as grade\n"
                                          "assert square(2) == 5, 'never true'\n"
                                          "grade.integers(square, points=2)")
     assert nbgrader(course, "generate_assignment", ASSIGNMENT, "--force", check=False).returncode == 0
@@ -53,20 +62,20 @@ def test_an_assert_beside_the_check_is_refused_never_ignored(released: Path, tmp
 
 
 @pytest.mark.parametrize("source", [
-    "from course_lib.grading import square as grade\nx = 3\ngrade.integers(square, points=2)",
-    "from course_lib.grading import square as grade\ngrade.integers(square, points=1)\ngrade.integers(square, points=1)",
-    "from course_lib.grading import square as grade\nfor i in range(2):\n    pass\ngrade.integers(square, points=2)",
+    "import square as grade\nx = 3\ngrade.integers(square, points=2)",
+    "import square as grade\ngrade.integers(square, points=1)\ngrade.integers(square, points=1)",
+    "import square as grade\nfor i in range(2):\n    pass\ngrade.integers(square, points=2)",
 ])
-def test_any_statement_but_imports_beside_the_check_is_refused(source: str) -> None:
+def test_any_statement_but_imports_beside_the_check_is_refused(source: str, square_checks: None) -> None:
     with pytest.raises(GraderSetupError, match="runs beside the check"):
         parse_test_cell(source, "t", 2)
 
 
-def test_imports_comments_and_hidden_markers_beside_the_check_are_fine() -> None:
-    source = ("import torch\nfrom course_lib.grading import square as grade\n\"\"\"What it checks.\"\"\"\n"
+def test_imports_comments_and_hidden_markers_beside_the_check_are_fine(square_checks: None) -> None:
+    source = ("import torch\nimport square as grade\n\"\"\"What it checks.\"\"\"\n"
               "### BEGIN HIDDEN TESTS\n# a comment\ngrade.integers(square, points=2)\n### END HIDDEN TESTS\n")
     call = parse_test_cell(source, "t", 2)
-    assert (call.module, call.function, call.target, call.hidden) == ("square", "integers", "square", True)
+    assert (call.module, call.function, call.target, call.hidden) == ("course:square", "integers", "square", True)
 
 
 def test_the_assignments_checks_are_read_in_the_released_form_and_from_their_own_path() -> None:

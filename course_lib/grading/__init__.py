@@ -22,7 +22,8 @@ Trusted (everything else here) decides scores, in four zones:
   ``course_checks`` (a course's own check modules), ``records`` (what was decided, per submission),
   ``sanitize`` and ``feedback`` (outputs made safe, hidden tests kept out of feedback);
 - ``report/``: the class report, read from the gradebook, the records and the notebooks.
-``democourse`` and ``square`` are the demo course the tests and benchmarks grade.
+The demo course the tests and benchmarks grade (``square``, with a check module of its own as an instructor
+writes one) is a test helper: ``tests/helpers/democourse.py``.
 
 Trusted modules that read untrusted bytes (the hand-in's files, or what its process sent back), where a
 change needs the most care: ``inputs`` (the submitted folder: names, sizes, notebook JSON), ``static``

@@ -58,8 +58,10 @@ def _json_problem(path: Path) -> str | None:
     return None
 
 
-def check_submission(sub: Submission, expected_notebooks: list[str], ignore: list[str]) -> Submission:
-    """Fill in `sub.problem` / `sub.notes`: links, unreadable notebooks, missing or renamed notebooks, extras."""
+def check_submission(sub: Submission, expected_notebooks: list[str], ignore: list[str],
+                     released: frozenset[str] = frozenset()) -> Submission:
+    """Fill in `sub.problem` / `sub.notes`: links, unreadable notebooks, missing or renamed notebooks, extras
+    (files beyond `released`, the paths of the files the release itself gives students)."""
     entries = []
     for dirpath, dirnames, filenames in os.walk(sub.path):
         dirnames[:] = [d for d in dirnames if not any(fnmatch.fnmatch(d, pat) for pat in ignore)]
@@ -93,7 +95,7 @@ def check_submission(sub: Submission, expected_notebooks: list[str], ignore: lis
     unknown = sorted(f"{p}" for p in entries if p.suffix == ".ipynb" and p.stem not in expected_notebooks)
     if unknown:
         sub.notes.append("ignored unknown notebook(s): " + ", ".join(unknown))
-    extras = sorted(str(p) for p in entries if p.suffix != ".ipynb")
+    extras = sorted(str(p) for p in entries if p.suffix != ".ipynb" and str(p) not in released)
     if extras:
         size = sum((sub.path / p).stat().st_size for p in extras)
         if size > MAX_EXTRA_BYTES:

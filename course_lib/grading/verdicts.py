@@ -21,8 +21,7 @@ from . import assignments, checks, course_checks
 from .markers import has_hidden_tests
 from .replay import Target, salted
 
-DEMO_CHECKS = ("square",)  # the demo course's checks (``democourse``), kept beside the package's own
-CHECK_MODULES = (*assignments.names(), *DEMO_CHECKS)  # what `from PACKAGE import NAME as grade` may name
+CHECK_MODULES = tuple(assignments.names())  # what `from PACKAGE import NAME as grade` may name
 PACKAGE = "course_lib.grading"
 ASSIGNMENTS = f"{PACKAGE}.assignments"
 COURSE = "course:"  # TestCall.module prefix of a course's own check module (``course_checks``)

@@ -59,7 +59,7 @@ def student_ids(names: list[str]) -> dict[str, str]:
 
 
 def nbgrader(root: Path, *args: str) -> subprocess.CompletedProcess:
-    from course_lib.grading.democourse import nbgrader as run
+    from helpers.democourse import nbgrader as run
 
     return run(root, *args, check=False)
 

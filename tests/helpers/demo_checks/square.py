@@ -1,4 +1,5 @@
-"""Checks for the demo course's ``square`` exercise (``democourse``): the smallest assignment of the course form."""
+"""Checks for the demo course's ``square`` exercise (``tests/helpers/democourse.py``): a course's own check module,
+as an instructor writes one (``c.CourseGrader.check_folders``), used only with what ``course_lib.grading.api`` offers."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from collections.abc import Callable
 
 import torch
 
-from .checks import Report, close, generator
+from course_lib.grading.api import Report, close, generator
 
 
 def integers(fn: Callable, points: float = 2) -> float:

@@ -1,8 +1,10 @@
 """A tiny nbgrader course for testing and benchmarking the class autograder.
 
 `make_course(root)` writes nbgrader_config.py and a one-notebook assignment `square` (one answer cell,
-two graded test cells calling ``course_lib.grading.square``'s checks like the real exercises do), releases it with
-`nbgrader generate_assignment`, and `add_submission` hands in an answer for a student.
+two graded test cells calling the checks of ``square.py``, a course's own check module as an instructor writes
+one: ``demo_checks/square.py`` here, ``solutions/square/square.py`` in the course, named by
+``c.CourseGrader.check_folders``), releases it with `nbgrader generate_assignment`, and `add_submission` hands
+in an answer for a student, with the released check module beside it as a student's folder has it.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 ASSIGNMENT = "square"
 MAX_SCORE = 5.0
+CHECKS = Path(__file__).with_name("demo_checks") / "square.py"  # released with the notebook
 CORRECT = "def square(x):\n    return x * x\n"
 WRONG = "def square(x):\n    return x + x\n"  # right only for 2: loses points
 CONFIG = '''c = get_config()
@@ -25,6 +28,7 @@ c.CourseDirectory.source_directory = "solutions"
 c.CourseDirectory.release_directory = "exercises"
 c.CourseDirectory.course_id = "demo"
 c.Execute.timeout = {cell_timeout}
+c.CourseGrader.check_folders = ["solutions/square"]
 {db_line}'''
 
 
@@ -40,17 +44,16 @@ def _cell(kind: str, source: str, grade_id: str, *, points: float | None = None,
 
 def source_notebook() -> nbformat.NotebookNode:
     """The instructor's version: a solution cell and two test cells (2 points, then 3 with partial credit),
-    which call checks of ``course_lib.grading.square`` as every assignment of the course does."""
+    which call the checks of the course's own module ``square.py``."""
     nb = new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
                                 "language_info": {"name": "python"}})
     nb.cells = [
         _cell("markdown", "Write `square(x)` returning `x * x` for numbers and tensors.", "intro", locked=True),
         _cell("code", "def square(x):\n    ### BEGIN SOLUTION\n    return x * x\n    ### END SOLUTION\n",
               "answer", solution=True),
-        _cell("code", "from course_lib.grading import square as grade\n\ngrade.integers(square, points=2)",
+        _cell("code", "import square as grade\n\ngrade.integers(square, points=2)",
               "test_int", points=2, grade=True, locked=True),
-        _cell("code", "from course_lib.grading import square as grade\n\n"
-                      "grade.numbers_and_tensors(square, points=3)",
+        _cell("code", "import square as grade\n\ngrade.numbers_and_tensors(square, points=3)",
               "test_partial", points=3, grade=True, locked=True),
     ]
     return nb
@@ -82,6 +85,7 @@ def make_course(root: Path, db_url: str | None = None, cell_timeout: int = 20) -
     source = root / "solutions" / ASSIGNMENT
     source.mkdir(parents=True, exist_ok=True)
     nbformat.write(source_notebook(), source / f"{ASSIGNMENT}.ipynb")
+    shutil.copy(CHECKS, source / CHECKS.name)
     nbgrader(root, "generate_assignment", ASSIGNMENT, "--force")
     return root
 
@@ -102,6 +106,9 @@ def add_submission(root: Path, student: str, answer: str | None = CORRECT, *, no
             if cell.metadata.get("nbgrader", {}).get("grade_id") == "answer" and answer is not None:
                 cell.source = answer
         nbformat.write(nb, target)
+    released_checks = root / "exercises" / ASSIGNMENT / CHECKS.name
+    if released_checks.is_file():
+        shutil.copy(released_checks, folder / CHECKS.name)
     for name, data in (extra or {}).items():
         (folder / name).write_bytes(data)
     (folder / "timestamp.txt").write_text("2026-11-20 10:00:00.000000 UTC")
