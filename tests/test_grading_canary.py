@@ -10,15 +10,15 @@ import shutil
 import subprocess
 import sys
 import sysconfig
-import threading
 from pathlib import Path
 
 import nbformat
 import pytest
 
-from course_lib.grading import democourse
-from course_lib.grading.democourse import ASSIGNMENT, CORRECT, WRONG, add_submission, make_course
-from course_lib.grading.execute import GraderSideError, SandboxedExecute
+from course_lib.grading import course_checks
+from course_lib.grading.execute import GraderSideError, GradingContext, SandboxedExecute, SubmissionGrading
+from helpers import democourse
+from helpers.democourse import ASSIGNMENT, CORRECT, WRONG, add_submission, make_course
 from course_lib.grading.runner import Outcome, RunSummary
 from course_lib.grading.sandbox import JobResult
 
@@ -98,10 +98,16 @@ def test_a_course_cloned_in_a_home_directory_grades(released: Path) -> None:
 def test_a_sandbox_that_cannot_start_a_hand_in_records_no_score_and_fails_the_run() -> None:
     nb = democourse.source_notebook()
     broken = JobResult([None] * 2, "setup-failed", "the sandbox could not start the notebook (ModuleNotFoundError: x)")
-    executor = SandboxedExecute(lambda cells, files, requests: broken, threading.Lock(), lambda r: None, 0)
-    executor._lock.acquire()
-    with pytest.raises(GraderSideError, match="ModuleNotFoundError: x"):
-        executor.preprocess(nb, {"nbgrader": {"student": "ann"}})
-    assert "the grader's environment needs fixing" in executor.grader_problem
-    report = RunSummary([Outcome("ann", "failed", executor.grader_problem), Outcome("ben", "graded", score=5.0)], 1.0, 1, "")
+    submission = SubmissionGrading("ann")
+    executor = SandboxedExecute(GradingContext(lambda cells, files, requests: broken), submission)
+    course_checks.register({"square": democourse.CHECKS})
+    try:
+        with submission.turn, pytest.raises(GraderSideError, match="ModuleNotFoundError: x"):
+            executor.preprocess(nb, {"nbgrader": {"student": "ann"}})
+    finally:
+        course_checks.register({})
+    assert submission.results == [broken] and not submission.grades  # run, and nothing decided from it
+    assert "the grader's environment needs fixing" in submission.grader_problem
+    report = RunSummary([Outcome("ann", "failed", submission.grader_problem), Outcome("ben", "graded", score=5.0)],
+                        1.0, 1, "")
     assert report.exit_code == 1

@@ -15,8 +15,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course_lib.grading import democourse
-from course_lib.grading.democourse import ASSIGNMENT, CORRECT, WRONG, add_submission, make_course, nbgrader
+from helpers import democourse
+from helpers.democourse import ASSIGNMENT, CORRECT, WRONG, add_submission, make_course, nbgrader
 
 import sandbox_prereqs
 
@@ -130,6 +130,7 @@ def test_bad_input_is_reported_and_nothing_in_the_gradebook_is_lost(course: Path
     assert "rename it to square.ipynb" in summary_line(result.stdout, "dave", "failed")
     assert "unknown student" in summary_line(result.stdout, "ghost", "failed")
     assert "data.csv, notes.txt" in summary_line(result.stdout, "erin", "extra files")
+    assert "square.py" not in result.stdout  # the released check module, handed back, is not an extra file
     assert scores(course) == {"bob": 5.0, "erin": 5.0}
     assert (course / "autograded" / "erin" / ASSIGNMENT / "notes.txt").read_bytes() == b"my notes"
 

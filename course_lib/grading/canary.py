@@ -9,15 +9,15 @@ path a submission takes (``execute.SandboxedExecute``: its cells in a sandbox, i
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
-import threading
 import time
 from pathlib import Path
 
 import nbformat
 
-from .execute import GraderSideError, NotebookGrade, SandboxedExecute
+from .execute import GraderSideError, GradingContext, NotebookGrade, SandboxedExecute, SubmissionGrading
 from .inputs import MAX_EXTRA_BYTES
 from .sandbox import JobResult
 from .sandboxed.isolation import DEFAULT_HIDDEN
@@ -75,22 +75,16 @@ def check_solution(source: Path, run_job, secret: bytes, course_root: Path) -> s
     """Grade the source notebook ``source`` through ``run_job``; its score line, or CanaryError with the cause."""
     started = time.monotonic()
     nb = nbformat.read(source, as_version=4)
-    results: list[JobResult] = []
-    grades: list[NotebookGrade] = []
-    lock = threading.Lock()
-    instructor = {c.source for c in nb.cells if c.cell_type == "code"
-                  and not c.metadata.get("nbgrader", {}).get("solution")}  # all but the solutions are the release's
-    executor = SandboxedExecute(run_job, lock, results.append, MAX_EXTRA_BYTES, secret=secret,
-                                release_sources=instructor, graded=grades.append)
-    resources = {"nbgrader": {"student": "(instructor's solution)"}, "unique_key": source.stem,
+    instructor = frozenset(c.source for c in nb.cells if c.cell_type == "code"
+                           and not c.metadata.get("nbgrader", {}).get("solution"))  # all but the solutions are the release's
+    student = "(instructor's solution)"
+    submission = SubmissionGrading(student)  # a turn of its own: no gradebook is touched
+    executor = SandboxedExecute(GradingContext(run_job, secret, instructor, MAX_EXTRA_BYTES), submission)
+    resources = {"nbgrader": {"student": student}, "unique_key": source.stem,
                  "metadata": {"path": str(source.parent), "name": source.stem}}
-    lock.acquire()
-    try:
+    with submission.turn, contextlib.suppress(GraderSideError):
         executor.preprocess(nb, resources)
-    except GraderSideError:
-        pass
-    finally:
-        lock.release()
+    grades, results = submission.grades, submission.results
     grade, result = (grades[0] if grades else None), (results[0] if results else None)
     score, total = _score(grade) if grade is not None else (0.0, float("nan"))
     if grade is not None and not grade.verdicts and result is not None and result.status == "ok":

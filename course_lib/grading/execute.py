@@ -8,8 +8,10 @@ kept, and the test cells' outputs are written by the trusted side alone.
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -112,23 +114,63 @@ class NotebookGrade:
     problem: str = ""
 
 
+class GradebookTurn:
+    """A submission's turn at the class's one gradebook: held while nbgrader reads and writes it, given to
+    the other submissions while this one's cells run in the sandbox and its tests are decided (``away``)."""
+
+    def __init__(self, shared: threading.Lock | None = None) -> None:
+        self._lock = shared or threading.Lock()
+
+    def __enter__(self) -> GradebookTurn:
+        self._lock.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._lock.release()
+
+    @contextlib.contextmanager
+    def away(self) -> Iterator[None]:
+        """Give the turn up for the block (which must not touch the gradebook), then wait for it again."""
+        self._lock.release()
+        try:
+            yield
+        finally:
+            self._lock.acquire()
+
+
+@dataclass(frozen=True)
+class GradingContext:
+    """What every submission of a run is graded with: the sandboxes, this run's secret, the release's cells."""
+
+    run_job: RunJob
+    secret: bytes = field(default_factory=new_secret)
+    release_sources: frozenset[str] = frozenset()
+    files_limit: int = 0
+
+
+@dataclass
+class SubmissionGrading:
+    """One hand-in's grading: its turn at the gradebook, and what came of each of its notebooks."""
+
+    student: str
+    turn: GradebookTurn = field(default_factory=GradebookTurn)
+    results: list[JobResult] = field(default_factory=list)  # one per notebook run in the sandbox
+    grades: list[NotebookGrade] = field(default_factory=list)  # one per notebook decided here
+    grader_problem: str = ""  # set when the sandbox failed on the grader's side (then preprocess raises)
+
+
 class SandboxedExecute(NbGraderPreprocessor):
     """Run the notebook's own cells in the sandbox, then score its test cells here from the evidence.
 
     Test cells never run in the sandbox: their checks run in this trusted process, first recording the
     evidence they need, then deciding from what the sandbox sent back (``verdicts``). The answer cells'
-    source is read here for flags (``static``). Releases ``lock`` while the sandbox runs.
+    source is read here for flags (``static``). One instance per submission, called by nbgrader with the
+    submission's gradebook turn held; the turn is given up while the sandbox runs.
     """
 
-    def __init__(self, run_job: RunJob, lock: threading.Lock, record: Callable[[JobResult], None],
-                 files_limit: int, secret: bytes = b"", release_sources: set[str] | None = None,
-                 graded: Callable[[NotebookGrade], None] | None = None, **kwargs: Any) -> None:
+    def __init__(self, context: GradingContext, submission: SubmissionGrading, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self._run_job, self._lock, self._record, self._files_limit = run_job, lock, record, files_limit
-        self._secret = secret or new_secret()
-        self._release_sources = release_sources or set()
-        self._graded = graded or (lambda grade: None)
-        self.grader_problem = ""  # set when the sandbox failed on the grader's side (then preprocess raises)
+        self.context, self.submission = context, submission
 
     @staticmethod
     def _answers(result: JobResult) -> tuple[list, str]:
@@ -150,39 +192,37 @@ class SandboxedExecute(NbGraderPreprocessor):
         code = [cell for cell in nb.cells if cell.cell_type == "code"]
         tests = [cell for cell in code if is_test_cell(cell)]
         runnable = [cell for cell in code if not is_test_cell(cell)]
-        written = student_cells(code, self._release_sources)
+        context = self.context
+        written = student_cells(code, context.release_sources)
         flags = static.flags_for(written)
         calls = [verdicts_.parse_test_cell(cell.source, _nbgrader(cell).get("grade_id", "?"),
                                            float(_nbgrader(cell).get("points", 0))) for cell in tests]
         student = str(resources.get("nbgrader", {}).get("student", ""))
         notebook = str(resources.get("unique_key") or resources.get("metadata", {}).get("name") or "")
         folder = Path(resources.get("metadata", {}).get("path") or ".")
-        files = collect_files(folder, self._files_limit)
+        files = collect_files(folder, context.files_limit)
         plain_calls = [call for call in calls if call.plain]
         plain_scores: dict[str, tuple[float, str]] = {}
         instructor = [c.source for c in runnable if _nbgrader(c).get("locked")
-                      or (not _nbgrader(c).get("solution") and c.source in self._release_sources)]
+                      or (not _nbgrader(c).get("solution") and c.source in context.release_sources)]
 
         def session(ask: Callable[[Any], Any]) -> None:  # ordinary test cells, here, over the sandbox's objects
             link, imports = plaincells.Link(ask), plaincells.import_lines(instructor)
             for call in plain_calls:
                 plain_scores[call.grade_id] = plaincells.run_cell(call.source, call.points, link, imports)
 
-        self._lock.release()  # other submissions may use the gradebook while this one is planned, run, decided
-        try:
+        with self.submission.turn.away():  # other submissions use the gradebook while this one runs
             plan = verdicts_.plan(calls, lambda name: static.names_used(name, written),
-                                  submission_salt(self._secret, f"{student}/{notebook}"))
+                                  submission_salt(context.secret, f"{student}/{notebook}"))
             requests = channel.encode(plan.requests, tensor_to_array)
             extra = {"session": session} if plain_calls else {}
-            result = self._run_job([cell.source for cell in runnable], files, requests, **extra)
+            result = context.run_job([cell.source for cell in runnable], files, requests, **extra)
             answers, problem = self._answers(result)
             decided = verdicts_.decide(plan, answers, plain_scores)
-        finally:
-            self._lock.acquire()
-        self._record(result)
+        self.submission.results.append(result)
         if result.status == "setup-failed":  # nothing of the student's ran: a score of 0 would be the grader's fault
-            self.grader_problem = f"not graded: {result.detail}; the grader's environment needs fixing"
-            raise GraderSideError(self.grader_problem)
+            self.submission.grader_problem = f"not graded: {result.detail}; the grader's environment needs fixing"
+            raise GraderSideError(self.submission.grader_problem)
         for cell, entry in zip(runnable, result.cells):
             cell.outputs = []
             if entry is None:
@@ -198,5 +238,5 @@ class SandboxedExecute(NbGraderPreprocessor):
         for cell, verdict in zip(tests, decided):
             cell.outputs = verdict.outputs(flagged)
             cell.execution_count = None
-        self._graded(NotebookGrade(notebook, decided, flags, dict(written), problem))
+        self.submission.grades.append(NotebookGrade(notebook, decided, flags, dict(written), problem))
         return nb, resources

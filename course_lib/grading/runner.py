@@ -3,7 +3,8 @@
 The trusted parent runs nbgrader's `Autograde` converter for each submission (so the gradebook and
 `autograded/` end up exactly as after `nbgrader autograde`); only its `Execute` step is replaced by
 `SandboxedExecute`, which hands the cells to a warm, isolated sandbox (or a Dask worker's). One thread
-per job slot; a lock lets exactly one thread touch the gradebook at a time, released while code runs.
+per job slot. Each submission is one `execute.SubmissionGrading`, whose `GradebookTurn` lets exactly one
+thread touch the gradebook at a time and is given up while that submission's code runs.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from tqdm.auto import tqdm
 from traitlets.config import Config
 
 from . import course_checks, records
-from .execute import NotebookGrade, SandboxedExecute
+from .execute import GradebookTurn, GradingContext, SandboxedExecute, SubmissionGrading
 from .inputs import MAX_EXTRA_BYTES, Submission, check_submission, find_submissions
 from .replay import new_secret
 from .sandbox import DEFAULT_PRELOAD, JobResult, Limits, LimitsError, Sandbox, SandboxError, preload_for
@@ -280,12 +281,12 @@ class ClassGrader:
                  release_sources: set[str] | None = None, records: Path | None = None) -> None:
         """`records`: the course root under which each submission's record is written (``records.path``)."""
         self.app, self.options, self.backend, self.limits = app, options, backend, limits
-        self.lock = threading.Lock()
-        self.secret = new_secret()  # this run's inputs: unknown before grading, never stored
+        self.gradebook_lock = threading.Lock()  # one submission at a time reads or writes the gradebook
+        # this run's secret (its inputs: unknown before grading, never stored) and the release's cells
+        self.context = GradingContext(backend.run, new_secret(), frozenset(release_sources or ()), MAX_EXTRA_BYTES)
         import torch
 
         torch.set_num_threads(1)  # the checks run on tiny tensors, one thread per job slot
-        self.release_sources = release_sources or set()
         self.records = records
         self._gradebook: Gradebook | None = None
         nbgrader_utils.setenv = _shared_setenv
@@ -302,44 +303,41 @@ class ClassGrader:
         logger.setLevel(logging.INFO)
         capture = _LogCapture()
         logger.addHandler(capture)
-        results: list[JobResult] = []
-        grades: list[NotebookGrade] = []
-        executor = SandboxedExecute(self.backend.run, self.lock, results.append, MAX_EXTRA_BYTES,
-                                    secret=self.secret, release_sources=self.release_sources,
-                                    graded=grades.append)
+        submission = SubmissionGrading(sub.student, GradebookTurn(self.gradebook_lock))
+        executor = SandboxedExecute(self.context, submission)
         converter = Autograde(coursedir=coursedir, parent=self.app, log=logger)
         converter.force = self.options.force
         converter.autograde_preprocessors = swap_execute(converter.autograde_preprocessors, executor)
         outcome = Outcome(sub.student, "graded", notes=list(sub.notes))
-        with self.lock:
+        with submission.turn:
             try:
                 converter.start()
             except NbGraderException as exc:
                 outcome.status = "failed"
-                outcome.reason = executor.grader_problem or self._failure_reason(capture, exc)
+                outcome.reason = submission.grader_problem or self._failure_reason(capture, exc)
             except SandboxError as exc:
                 outcome.status, outcome.reason = "failed", str(exc)
-            if outcome.status == "graded" and not results:
+            if outcome.status == "graded" and not submission.results:
                 outcome.status = "skipped"
                 outcome.reason = "already autograded (newer submission not found); use --force to regrade"
             if outcome.status == "graded":
                 outcome.score, outcome.max_score = self._recorded_score(coursedir, sub.student)
-        for result in results:
+        for result in submission.results:
             outcome.notes += _execution_notes(result, self.limits)
             peak = getattr(result, "peak_memory_mb", None)
             if peak is not None:
                 outcome.peak_memory_mb = max(outcome.peak_memory_mb or 0.0, peak)
-        for grade in grades:
+        for grade in submission.grades:
             outcome.flags += [str(flag) for flag in grade.flags]
             if grade.problem:
                 outcome.notes.append(grade.problem)
         outcome.seconds = time.monotonic() - started
         if self.records is not None and outcome.status != "skipped":
-            records.write(self.records, self.options.assignment, outcome, grades)
+            records.write(self.records, self.options.assignment, outcome, submission.grades)
         return outcome
 
     def _recorded_score(self, coursedir: CourseDirectory, student: str) -> tuple[float, float]:
-        """The score nbgrader stored, read through one gradebook kept open for the run (with the lock held)."""
+        """The score nbgrader stored, read through one gradebook kept open for the run (in the submission's turn)."""
         if self._gradebook is None:
             self._gradebook = Gradebook(coursedir.db_url, coursedir.course_id)
         session = self._gradebook.db
@@ -350,6 +348,7 @@ class ClassGrader:
             session.rollback()  # end the read (and expire what it loaded): the next one sees nbgrader's writes
 
     def close(self) -> None:
+        """Close the run's read-only gradebook (nbgrader's own sessions close as each submission ends)."""
         if self._gradebook is not None:
             self._gradebook.close()
             self._gradebook = None
@@ -385,8 +384,9 @@ def autograde(options: Options) -> RunSummary:
             raise GradingError(f"no submissions found in {submitted}/*/{options.assignment}/")
         return RunSummary(outcomes, time.monotonic() - started, 0, "none")
     ready = []
+    released = released_files(coursedir, options.assignment)
     for sub in subs:
-        check_submission(sub, notebooks, [*coursedir.ignore, "timestamp.txt"])
+        check_submission(sub, notebooks, [*coursedir.ignore, "timestamp.txt"], released)
         if sub.problem:
             outcomes.append(Outcome(sub.student, "failed", sub.problem, list(sub.notes)))
             records.write(root, options.assignment, outcomes[-1], [])  # says why
@@ -423,14 +423,16 @@ def autograde(options: Options) -> RunSummary:
         grader = ClassGrader(app, options, backend, limits, release_sources(coursedir, options.assignment), root)
         bar = tqdm(total=len(ready), desc=f"autograde {options.assignment}", unit="sub",
                    disable=not options.progress or not ready)
-        with ThreadPoolExecutor(max(1, min(jobs, len(ready) or 1))) as pool:
-            for outcome in pool.map(grader.grade, ready):
-                outcomes.append(outcome)
-                bar.update(1)
-                if outcome.status == "failed":
-                    bar.write(f"  {outcome.student}: failed: {outcome.reason}")
-        bar.close()
-        grader.close()
+        try:
+            with ThreadPoolExecutor(max(1, min(jobs, len(ready) or 1))) as pool:
+                for outcome in pool.map(grader.grade, ready):
+                    outcomes.append(outcome)
+                    bar.update(1)
+                    if outcome.status == "failed":
+                        bar.write(f"  {outcome.student}: failed: {outcome.reason}")
+        finally:
+            bar.close()
+            grader.close()
         stages["class"] = time.monotonic() - started - sum(stages.values())
     finally:
         backend.close()
@@ -502,6 +504,13 @@ def _code_cells(folder: Path) -> list[str]:
 def release_sources(coursedir: CourseDirectory, assignment: str) -> set[str]:
     """The source of every code cell the release gives students (unchanged, it is not the student's code)."""
     return set(_code_cells(Path(coursedir.format_path(coursedir.release_directory, ".", assignment))))
+
+
+def released_files(coursedir: CourseDirectory, assignment: str) -> frozenset[str]:
+    """The paths, relative to the assignment's folder, of the files the release gives beside its notebooks (a
+    hand-in that carries them back has no extra files)."""
+    folder = Path(coursedir.format_path(coursedir.release_directory, ".", assignment))
+    return frozenset(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file() and p.suffix != ".ipynb")
 
 
 def source_code(coursedir: CourseDirectory, assignment: str) -> list[str]:

@@ -15,6 +15,7 @@ else v1).
 from __future__ import annotations
 
 import base64
+import contextlib
 import fcntl
 import json
 import os
@@ -249,8 +250,24 @@ class Sandbox:
                                  else f"isolation needs Linux, this is {sys.platform}")
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self._stage = stage_sandboxed_package()
-        command = [sys.executable, "-m", "sandboxed.server", "--fd", str(theirs.fileno()),
-                   "--preload", ",".join(self.preload)]
+        command = self._command(theirs.fileno())
+        errors = open(os.path.join(self._stage, "template.err"), "w+b")
+        self._proc = subprocess.Popen(command, pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL,
+                                      stdout=subprocess.DEVNULL, stderr=errors,
+                                      env=template_env(self._stage, self.threads), cwd="/")
+        theirs.close()
+        self._sock = ours
+        reply = self._ready_reply(errors)
+        self.warnings = list(reply.get("warnings", []))
+        self.skipped += list(reply.get("skipped", []))
+        self.template_data_mb = reply.get("vmdata_kb", 0) / 1024
+        return self
+
+    def _command(self, fd: int) -> list[str]:
+        """The template's command line: the server on socket `fd`, inside the namespaces, with its own uid (as
+        root), the course hidden and cgroups made for it; a step that cannot be set up refuses (or, with
+        --unsafe, is listed in `skipped`)."""
+        command = [sys.executable, "-m", "sandboxed.server", "--fd", str(fd), "--preload", ",".join(self.preload)]
         namespaces = [shutil.which("unshare") or "unshare", "--net", "--ipc", "--mount", "--propagation", "private",
                       "--pid", "--fork", "--mount-proc"]
         if self.mode == "full":
@@ -274,15 +291,14 @@ class Sandbox:
                 self._refuse_or_skip("cgroups", str(exc))
         if self.unsafe:
             command.append("--unsafe")
-        errors = open(os.path.join(self._stage, "template.err"), "w+b")
-        self._proc = subprocess.Popen(command, pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL,
-                                      stdout=subprocess.DEVNULL, stderr=errors,
-                                      env=template_env(self._stage, self.threads), cwd="/")
-        theirs.close()
-        self._sock = ours
-        ours.settimeout(180)
+        return command
+
+    def _ready_reply(self, errors: Any) -> dict:
+        """The template's first message once it is ready; IsolationError naming the step it could not take, or
+        SandboxError with the last line it wrote to `errors` (its stderr) if it ended before saying."""
+        self._sock.settimeout(180)
         try:
-            reply = json.loads(ours.recv(1 << 16) or b"{}")
+            reply = json.loads(self._sock.recv(1 << 16) or b"{}")
         except (OSError, ValueError) as exc:
             raise SandboxError(f"sandbox did not start: {exc}") from exc
         finally:
@@ -297,11 +313,8 @@ class Sandbox:
             if self.mode != "none" and last.startswith("unshare"):
                 raise IsolationError("namespaces", last)
             raise SandboxError(f"sandbox did not start: {last}")
-        self.warnings = list(reply.get("warnings", []))
-        self.skipped += list(reply.get("skipped", []))
-        self.template_data_mb = reply.get("vmdata_kb", 0) / 1024
-        ours.settimeout(None)
-        return self
+        self._sock.settimeout(None)
+        return reply
 
     def describe(self) -> str:
         """How this sandbox isolates, for the summary: mode, cgroups, and what --unsafe left out."""
@@ -329,95 +342,47 @@ class Sandbox:
         if self._sock is None:
             self.start()
         self.check_limits(limits)
-        memory = limits.memory_mb << 20
+        started = time.monotonic()
+        pid, job = self._fork(limits, started + limits.timeout)
+        try:
+            job.send({"cells": cells, "cell_timeout": limits.cell_timeout, "requests": requests,
+                      "session": session is not None,
+                      "files": {k: base64.b64encode(v).decode() for k, v in files.items()}})
+            if session is None:
+                job.close_input()
+            collected = _collect(job, len(cells), limits, session)
+        finally:
+            job.close()
+            exit_status = self._sweep(pid)  # the template kills it: the pid is one of its namespace
+        return self._result(collected, exit_status, limits, time.monotonic() - started)
+
+    def _fork(self, limits: Limits, deadline: float) -> tuple[int, _Job]:
+        """Have the template fork a child for one job under `limits`; its pid and the pipes to it."""
         job_r, job_w = os.pipe()
         res_r, res_w = os.pipe()
-        started = time.monotonic()
-        request = {"cmd": "fork", "memory_bytes": memory, "threads": limits.threads,
+        request = {"cmd": "fork", "memory_bytes": limits.memory_mb << 20, "threads": limits.threads,
                    "cpu_seconds": int(limits.timeout * max(1, limits.threads)) + 10,
                    "max_pids": limits.max_processes}
         try:
             socket.send_fds(self._sock, [json.dumps(request).encode()], [job_r, res_w])
             reply = json.loads(self._sock.recv(1 << 16))
         except (OSError, ValueError) as exc:
+            os.close(job_w)
+            os.close(res_r)
             raise SandboxError(f"sandbox stopped answering: {exc}") from exc
         finally:
             os.close(job_r)
             os.close(res_w)
         if "pid" not in reply:
-            raise SandboxError(f"sandbox could not start the job: {reply.get('error', reply)}")
-        pid = reply["pid"]
-        cells_out: list[dict | None] = [None] * len(cells)
-        status, detail, evidence, fatal = "ok", "", None, None
-        try:
-            job = {"cells": cells, "cell_timeout": limits.cell_timeout, "requests": requests,
-                   "session": session is not None,
-                   "files": {k: base64.b64encode(v).decode() for k, v in files.items()}}
-            try:
-                write_frame(job_w, job)
-            except BrokenPipeError:
-                pass
-            if session is None:
-                os.close(job_w)
-                job_w = -1
-            deadline = started + limits.timeout
-
-            def ask(op: Any) -> Any:
-                try:
-                    write_frame(job_w, {"op": channel.encode(op, tensor_to_array)})
-                    while True:
-                        frame = read_frame(res_r, deadline)
-                        if frame is None or frame.get("done"):
-                            raise SessionClosed("the notebook's process ended")
-                        if "answer" in frame:
-                            return channel.decode(frame["answer"])
-                except (OSError, ValueError, TimeoutError) as exc:
-                    raise SessionClosed(f"the notebook's process stopped answering ({type(exc).__name__})") from None
-            total, done = 0, False
-            while True:
-                try:
-                    frame = read_frame(res_r, deadline)
-                except TimeoutError:
-                    status, detail = "timeout", f"killed after the {limits.timeout:g} s limit"
-                    break
-                except (ValueError, UnicodeDecodeError) as exc:
-                    status, detail = "output-limit", f"stopped: {exc}"
-                    break
-                if frame is None:
-                    break
-                if frame.get("done"):
-                    done = True
-                    continue
-                if "evidence" in frame:
-                    evidence = frame["evidence"] if isinstance(frame["evidence"], dict) else None
-                    if session is not None and job_w >= 0:
-                        try:
-                            session(ask)
-                        finally:
-                            try:
-                                write_frame(job_w, {"end": True})
-                            except OSError:
-                                pass
-                            os.close(job_w)
-                            job_w = -1
-                    continue
-                if "fatal" in frame:  # the child's own error, just before it exits
-                    fatal = frame["fatal"] if isinstance(frame["fatal"], dict) else {}
-                    continue
-                total += len(json.dumps(frame))
-                if total > MAX_RESULT:
-                    status, detail = "output-limit", "stopped: outputs exceed 128 MB"
-                    break
-                index = frame.get("index")
-                if isinstance(index, int) and 0 <= index < len(cells) and cells_out[index] is None:
-                    cells_out[index] = frame
-            if status == "ok" and not done:
-                status = "crashed"
-        finally:
-            if job_w >= 0:
-                os.close(job_w)
+            os.close(job_w)
             os.close(res_r)
-            exit_status = self._sweep(pid)  # the template kills it: the pid is one of its namespace
+            raise SandboxError(f"sandbox could not start the job: {reply.get('error', reply)}")
+        return reply["pid"], _Job(job_w, res_r, deadline)
+
+    def _result(self, collected: _Collected, exit_status: int | None, limits: Limits, seconds: float) -> JobResult:
+        """The job's result: why a child that never said it was done ended (signal, exit, its own last error,
+        the memory limit), and what --unsafe left out."""
+        status, detail, fatal, cells_out = collected.status, collected.detail, collected.fatal, collected.cells
         if status == "crashed":
             detail = (f"the notebook's process died (signal {-exit_status})" if exit_status and exit_status < 0
                       else f"the notebook's process stopped early (exit {exit_status})")
@@ -434,7 +399,7 @@ class Sandbox:
             detail = f"killed for using more than the {limits.memory_mb} MB memory limit (its cgroup's)"
         elif oom_kills:
             notes.append(f"{oom_kills} of its processes killed at the {limits.memory_mb} MB memory limit (its cgroup's)")
-        return JobResult(cells_out, status, detail, time.monotonic() - started, exit_status, evidence,
+        return JobResult(cells_out, status, detail, seconds, exit_status, collected.evidence,
                          self._last_sweep.get("peak_memory_mb"), notes)
 
     def _sweep(self, pid: int) -> int | None:
@@ -473,3 +438,103 @@ class Sandbox:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+class _Job:
+    """The pipes to one job's child: frames to it (the job, then a session's operations) and frames back."""
+
+    def __init__(self, to_child: int, from_child: int, deadline: float) -> None:
+        self.to_child, self.from_child, self.deadline = to_child, from_child, deadline
+
+    def send(self, frame: dict) -> None:
+        try:
+            write_frame(self.to_child, frame)
+        except BrokenPipeError:
+            pass  # the child is gone: reading its results says how it ended
+
+    def close_input(self) -> None:
+        if self.to_child >= 0:
+            os.close(self.to_child)
+            self.to_child = -1
+
+    def read(self) -> dict | None:
+        """The child's next frame (None once it has closed); TimeoutError past the job's deadline."""
+        return read_frame(self.from_child, self.deadline)
+
+    def ask(self, op: Any) -> Any:
+        """One session operation carried out by the child, and its decoded answer (SessionClosed if it ended)."""
+        try:
+            write_frame(self.to_child, {"op": channel.encode(op, tensor_to_array)})
+            while True:
+                frame = self.read()
+                if frame is None or frame.get("done"):
+                    raise SessionClosed("the notebook's process ended")
+                if "answer" in frame:
+                    return channel.decode(frame["answer"])
+        except (OSError, ValueError, TimeoutError) as exc:
+            raise SessionClosed(f"the notebook's process stopped answering ({type(exc).__name__})") from None
+
+    def end_session(self) -> None:
+        with contextlib.suppress(OSError):
+            write_frame(self.to_child, {"end": True})
+        self.close_input()
+
+    def close(self) -> None:
+        self.close_input()
+        if self.from_child >= 0:
+            os.close(self.from_child)
+            self.from_child = -1
+
+
+@dataclass
+class _Collected:
+    """What came back from a job's child: each cell's frame, the evidence, its own last error, and how it ended."""
+
+    cells: list[dict | None]
+    status: str = "ok"
+    detail: str = ""
+    evidence: dict | None = None
+    fatal: dict | None = None
+
+
+def _collect(job: _Job, n_cells: int, limits: Limits,
+             session: Callable[[Callable[[Any], Any]], None] | None) -> _Collected:
+    """Read the child's frames until it closes, is past its time, or sends too much; runs `session` once the
+    evidence is in. Frames are untrusted: anything not of the expected shape is ignored."""
+    got = _Collected([None] * n_cells)
+    total, done = 0, False
+    while True:
+        try:
+            frame = job.read()
+        except TimeoutError:
+            got.status, got.detail = "timeout", f"killed after the {limits.timeout:g} s limit"
+            break
+        except (ValueError, UnicodeDecodeError) as exc:
+            got.status, got.detail = "output-limit", f"stopped: {exc}"
+            break
+        if frame is None:
+            break
+        if frame.get("done"):
+            done = True
+            continue
+        if "evidence" in frame:
+            got.evidence = frame["evidence"] if isinstance(frame["evidence"], dict) else None
+            if session is not None and job.to_child >= 0:
+                try:
+                    session(job.ask)
+                finally:
+                    job.end_session()
+            continue
+        if "fatal" in frame:  # the child's own error, just before it exits
+            got.fatal = frame["fatal"] if isinstance(frame["fatal"], dict) else {}
+            continue
+        total += len(json.dumps(frame))
+        if total > MAX_RESULT:
+            got.status, got.detail = "output-limit", "stopped: outputs exceed 128 MB"
+            break
+        index = frame.get("index")
+        if isinstance(index, int) and 0 <= index < n_cells and got.cells[index] is None:
+            got.cells[index] = frame
+    if got.status == "ok" and not done:
+        got.status = "crashed"
+    return got

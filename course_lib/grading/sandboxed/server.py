@@ -163,9 +163,8 @@ def _reap_orphans() -> None:
 
 def _serve(sock: socket.socket, uid: int | None, private_scratch: bool, nest: bool,
            cgroup_fds: dict[str, int], syscall_filter: object | None = None) -> None:
-    """Answer the trusted side: 'fork' (with two pipe ends attached) and 'sweep'."""
-    jobs: dict[int, cgroups.JobCgroup] = {}
-    serial = 0
+    """Answer the trusted side until it closes the socket: 'fork' (with two pipe ends attached) and 'sweep'."""
+    template = _Template(sock, uid, private_scratch, nest, cgroup_fds, syscall_filter)
     while True:
         try:
             msg, fds, _flags, _addr = socket.recv_fds(sock, 1 << 16, 4)
@@ -175,71 +174,93 @@ def _serve(sock: socket.socket, uid: int | None, private_scratch: bool, nest: bo
             return
         request = json.loads(msg)
         if request["cmd"] == "fork":
-            job_fd, result_fd = fds
-            serial += 1
-            group = None
-            if cgroup_fds:  # made and limited before the fork, entered before the job (and its code) arrives
-                try:
-                    group = cgroups.JobCgroup(cgroup_fds, f"job-{serial}", request.get("memory_bytes"),
-                                              request.get("max_pids"))
-                except OSError as exc:
-                    os.close(job_fd)
-                    os.close(result_fd)
-                    sock.sendall(json.dumps({"error": f"cgroup for the job: {exc}"}).encode())
-                    continue
-            pid = os.fork()
-            if pid == 0:
-                sock.close()
-                _child(job_fd, result_fd, {**request, "uid": uid, "nest": nest, "syscall_filter": syscall_filter})
-            os.close(job_fd)
-            os.close(result_fd)
-            reply: dict = {"pid": pid}
-            if group is not None:
-                try:
-                    group.add(pid)
-                    jobs[pid] = group
-                except OSError as exc:
-                    os.kill(pid, signal.SIGKILL)
-                    os.waitpid(pid, 0)
-                    group.remove()
-                    reply = {"error": f"moving the job into its cgroup: {exc}"}
-            sock.sendall(json.dumps(reply).encode())
+            reply = template.fork(request, fds)
         elif request["cmd"] == "sweep":
             for fd in fds:
                 os.close(fd)
-            status = None
-            pid = request.get("pid")
-            if pid:
-                for kill in (os.killpg, os.kill):
-                    try:
-                        kill(pid, signal.SIGKILL)
-                    except (ProcessLookupError, PermissionError):
-                        pass
-                try:
-                    _, raw = os.waitpid(pid, 0)
-                    status = -os.WTERMSIG(raw) if os.WIFSIGNALED(raw) else os.WEXITSTATUS(raw)
-                except ChildProcessError:
-                    pass
-            if os.getpid() == 1:  # init of our own pid namespace: everything else in it is the submission's
-                try:  # one sweep no fork can outrun: a process with SIGKILL pending cannot fork
-                    os.kill(-1, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-            elif uid is not None:
-                isolation.kill_all_of_uid(uid)
-            group = jobs.pop(pid, None) if pid else None
-            if group is not None:  # whatever escaped the above (e.g. no pid namespace under --unsafe)
-                group.kill_all()
-            _reap_orphans()
-            if private_scratch:  # only ever inside our own tmpfs mounts, never the machine's /tmp
-                isolation.clean_scratch(uid)
-            reply = {"status": status}
-            if group is not None:
-                peak = group.peak_memory_bytes()
-                reply.update(peak_memory_mb=None if peak is None else round(peak / 2**20, 1),
-                             oom_kills=group.oom_kills())
+            reply = template.sweep(request.get("pid"))
+        else:
+            for fd in fds:
+                os.close(fd)
+            reply = {"error": f"unknown command {str(request['cmd'])[:40]!r}"}
+        sock.sendall(json.dumps(reply).encode())
+
+
+class _Template:
+    """The warm template's two jobs: fork a child per job (in a cgroup of its own), and sweep up after it."""
+
+    def __init__(self, sock: socket.socket, uid: int | None, private_scratch: bool, nest: bool,
+                 cgroup_fds: dict[str, int], syscall_filter: object | None) -> None:
+        self.sock, self.uid, self.private_scratch, self.nest = sock, uid, private_scratch, nest
+        self.cgroup_fds, self.syscall_filter = cgroup_fds, syscall_filter
+        self.jobs: dict[int, cgroups.JobCgroup] = {}
+        self.serial = 0
+
+    def fork(self, request: dict, fds: list[int]) -> dict:
+        """Fork the job's child on the pipes `fds`; its pid, or why it could not start."""
+        job_fd, result_fd = fds
+        self.serial += 1
+        group = None
+        if self.cgroup_fds:  # made and limited before the fork, entered before the job (and its code) arrives
+            try:
+                group = cgroups.JobCgroup(self.cgroup_fds, f"job-{self.serial}", request.get("memory_bytes"),
+                                          request.get("max_pids"))
+            except OSError as exc:
+                os.close(job_fd)
+                os.close(result_fd)
+                return {"error": f"cgroup for the job: {exc}"}
+        pid = os.fork()
+        if pid == 0:
+            self.sock.close()
+            _child(job_fd, result_fd, {**request, "uid": self.uid, "nest": self.nest,
+                                       "syscall_filter": self.syscall_filter})
+        os.close(job_fd)
+        os.close(result_fd)
+        if group is not None:
+            try:
+                group.add(pid)
+                self.jobs[pid] = group
+            except OSError as exc:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
                 group.remove()
-            sock.sendall(json.dumps(reply).encode())
+                return {"error": f"moving the job into its cgroup: {exc}"}
+        return {"pid": pid}
+
+    def sweep(self, pid: int | None) -> dict:
+        """Kill the job `pid` and everything it left, reap it, clean the scratch space; its exit status and
+        its cgroup's peak memory and OOM kills."""
+        status = None
+        if pid:
+            for kill in (os.killpg, os.kill):
+                try:
+                    kill(pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+            try:
+                _, raw = os.waitpid(pid, 0)
+                status = -os.WTERMSIG(raw) if os.WIFSIGNALED(raw) else os.WEXITSTATUS(raw)
+            except ChildProcessError:
+                pass
+        if os.getpid() == 1:  # init of our own pid namespace: everything else in it is the submission's
+            try:  # one sweep no fork can outrun: a process with SIGKILL pending cannot fork
+                os.kill(-1, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        elif self.uid is not None:
+            isolation.kill_all_of_uid(self.uid)
+        group = self.jobs.pop(pid, None) if pid else None
+        if group is not None:  # whatever escaped the above (e.g. no pid namespace under --unsafe)
+            group.kill_all()
+        _reap_orphans()
+        if self.private_scratch:  # only ever inside our own tmpfs mounts, never the machine's /tmp
+            isolation.clean_scratch(self.uid)
+        reply: dict = {"status": status}
+        if group is not None:
+            peak = group.peak_memory_bytes()
+            reply.update(peak_memory_mb=None if peak is None else round(peak / 2**20, 1), oom_kills=group.oom_kills())
+            group.remove()
+        return reply
 
 
 def _no_signal_handlers() -> None:
