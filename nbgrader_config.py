@@ -21,8 +21,8 @@ if importlib.util.find_spec("course_lib") is None:  # not installed: use the cop
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor  # noqa: E402
 from nbgrader.preprocessors import GetGrades  # noqa: E402
 
-from course_lib.grading.feedback import HideHiddenTests  # noqa: E402
-from course_lib.grading.sanitize import SanitizeOutputs  # noqa: E402
+from course_lib.grading.autograde.feedback import HideHiddenTests  # noqa: E402
+from course_lib.grading.autograde.sanitize import SanitizeOutputs  # noqa: E402
 
 c = get_config()  # noqa: F821 -- provided by nbgrader when it loads this file
 

@@ -15,12 +15,12 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course_lib.grading import course_checks
-from course_lib.grading.execute import GraderSideError, GradingContext, SandboxedExecute, SubmissionGrading
+from course_lib.grading.autograde import course_checks
+from course_lib.grading.autograde.execute import GraderSideError, GradingContext, SandboxedExecute, SubmissionGrading
 from helpers import democourse
 from helpers.democourse import ASSIGNMENT, CORRECT, WRONG, add_submission, make_course
-from course_lib.grading.runner import Outcome, RunSummary
-from course_lib.grading.sandbox import JobResult
+from course_lib.grading.autograde.runner import Outcome, RunSummary
+from course_lib.grading.autograde.sandbox import JobResult
 
 REPO = Path(__file__).resolve().parents[1]
 needs_sandbox = pytest.mark.skipif(

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from course_lib.grading import checks, modules
-from course_lib.grading.feedback import PLACEHOLDER, HideHiddenTests
+from course_lib.grading.autograde.feedback import PLACEHOLDER, HideHiddenTests
 from submissions import bank
 
 ASSIGNMENTS = ["resblk", "conv_basics", "pooling", "batchnorm_dropout", "architectures"]
@@ -271,8 +271,8 @@ def test_bank_submission_loses_exactly_the_expected_points(assignment, name, cap
 def _scores_through_the_channel(submission: bank.Submission, salt: int) -> dict[str, float]:
     """Score as the class grader does, minus the sandbox: record requests, answer them in the submission's
     namespace through the wire format, replay the answers to the checks."""
-    from course_lib.grading import static, verdicts
-    from course_lib.grading.execute import is_test_cell
+    from course_lib.grading.autograde import static, verdicts
+    from course_lib.grading.autograde.execute import is_test_cell
     from course_lib.grading.sandboxed import channel, evidence
 
     solution = bank.read(bank.ROOT / "solutions" / submission.assignment / f"{submission.assignment}.ipynb")

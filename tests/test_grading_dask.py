@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from course_lib.grading.certs import security
+from course_lib.grading.autograde.certs import security
 from helpers.democourse import CORRECT, WRONG, add_submission, make_course
 from test_grading_postgres import pg_scores, postgres_url  # noqa: F401 - the fixture is used by name
 from test_grading_runner import run_autograde

@@ -112,7 +112,7 @@ PATHS = [str(REPO / "course_lib" / "models" / "resnet.py"), str(REPO / "course_l
 
 @needs_sandbox
 def test_the_sandbox_cannot_import_or_read_the_reference_or_the_checks() -> None:
-    from course_lib.grading.sandbox import Limits, Sandbox
+    from course_lib.grading.autograde.sandbox import Limits, Sandbox
 
     with Sandbox(hide=[str(REPO)]) as sandbox:
         result = sandbox.run([f"PATHS = {PATHS!r}\n" + ATTEMPTS], {}, Limits(timeout=120, cell_timeout=100,
@@ -127,7 +127,7 @@ def test_the_sandbox_cannot_import_or_read_the_reference_or_the_checks() -> None
 
 @needs_sandbox
 def test_evidence_comes_back_for_the_students_objects_only() -> None:
-    from course_lib.grading.sandbox import Limits, Sandbox
+    from course_lib.grading.autograde.sandbox import Limits, Sandbox
 
     cell = "import torch\ndef double(x):\n    x.mul_(2)\n    return x.sum()\n"
     requests = channel.encode([{"op": "call", "target": "double", "args": [torch.ones(3)], "kwargs": {}},

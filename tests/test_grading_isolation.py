@@ -20,7 +20,7 @@ import pytest
 from nbformat.v4 import new_code_cell
 
 from helpers import democourse
-from course_lib.grading.sandbox import IsolationError, Limits, Sandbox, isolation_mode
+from course_lib.grading.autograde.sandbox import IsolationError, Limits, Sandbox, isolation_mode
 from course_lib.grading.sandboxed import cgroups
 
 import sandbox_prereqs
@@ -104,7 +104,7 @@ time.sleep(3)
 @needs_cgroups
 def test_limits_on_a_sandbox_not_started_say_to_start_it() -> None:
     """The warm interpreter's memory is measured by start(); before it, check_limits says so (no AttributeError)."""
-    from course_lib.grading.sandbox import SandboxError
+    from course_lib.grading.autograde.sandbox import SandboxError
 
     with pytest.raises(SandboxError, match="call start"):
         Sandbox().check_limits(Limits())
@@ -156,7 +156,7 @@ def test_without_unshare_the_grader_refuses_and_unsafe_grades_saying_so(course: 
 def test_a_normal_user_without_cgroups_is_refused_and_told_why(tmp_path: Path) -> None:
     if cgroups.detect().version != 1:
         pytest.skip("on cgroup v2 a normal user may hold a delegated subtree; this checks v1 refusing one")
-    code = ("import json, sys\nfrom course_lib.grading.sandbox import Sandbox, IsolationError, Limits\n"
+    code = ("import json, sys\nfrom course_lib.grading.autograde.sandbox import Sandbox, IsolationError, Limits\n"
             "try:\n    Sandbox().start()\nexcept IsolationError as e:\n    print('STEP', e.step)\n    print(e)\n"
             "with Sandbox(unsafe=True) as box:\n"
             "    print('SKIPPED', json.dumps(box.skipped))\n"
@@ -260,7 +260,7 @@ def _outcomes(result) -> dict[str, str]:
 
 def _without_libseccomp(monkeypatch: pytest.MonkeyPatch) -> None:
     """Stage the sandbox with a `pyseccomp` that cannot load, as on a machine without libseccomp."""
-    from course_lib.grading import sandbox as sandbox_module
+    from course_lib.grading.autograde import sandbox as sandbox_module
 
     stage = sandbox_module.stage_sandboxed_package
 

@@ -14,7 +14,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from course_lib.grading import plaincells
+from course_lib.grading.autograde import plaincells
 
 REPO = Path(__file__).resolve().parents[1]
 A = "dwplain"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from course_lib.grading.sandbox import CORE_PRELOAD, preload_for
+from course_lib.grading.autograde.sandbox import CORE_PRELOAD, preload_for
 
 
 def test_the_instructors_imports_are_added_to_the_core_once_each() -> None:

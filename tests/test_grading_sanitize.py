@@ -17,8 +17,8 @@ import pytest
 from nbformat.v4 import new_markdown_cell
 
 from helpers import democourse
-from course_lib.grading.execute import clean_output
-from course_lib.grading.sanitize import SanitizeOutputs, sanitize_html
+from course_lib.grading.autograde.execute import clean_output
+from course_lib.grading.autograde.sanitize import SanitizeOutputs, sanitize_html
 from test_grading_isolation import ASSIGNMENT, grade, hand_in, linux_root, make_real_course, scores
 
 MARK = "PWNED"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from course_lib.grading import static
+from course_lib.grading.autograde import static
 from submissions import bank
 
 FORGE = Path(__file__).resolve().parent / "forge"

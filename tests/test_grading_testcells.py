@@ -10,8 +10,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course_lib.grading import course_checks
-from course_lib.grading.verdicts import GraderSetupError, parse_test_cell
+from course_lib.grading.autograde import course_checks
+from course_lib.grading.autograde.verdicts import GraderSetupError, parse_test_cell
 from helpers import democourse
 from helpers.democourse import ASSIGNMENT, CHECKS, CORRECT, add_submission, make_course, nbgrader
 
@@ -88,7 +88,7 @@ def test_the_assignments_checks_are_read_in_the_released_form_and_from_their_own
 
 
 def test_a_courses_own_check_module_is_found_from_its_folder_and_nothing_else_is(tmp_path: Path) -> None:
-    from course_lib.grading import course_checks
+    from course_lib.grading.autograde import course_checks
 
     folder = tmp_path / "checks"
     folder.mkdir()
@@ -112,7 +112,7 @@ def test_a_courses_own_check_module_is_found_from_its_folder_and_nothing_else_is
 @pytest.mark.parametrize("name, message", [("json", "name of an installed module"),
                                            ("torch", "name of an installed module")])
 def test_a_check_module_may_not_shadow_an_installed_one(tmp_path: Path, name: str, message: str) -> None:
-    from course_lib.grading import course_checks
+    from course_lib.grading.autograde import course_checks
 
     (tmp_path / f"{name}.py").write_text("")
     with pytest.raises(course_checks.CheckFolderError, match=message):

@@ -16,7 +16,7 @@ from pathlib import Path
 import distributed  # pinned, as is cryptography (which the certs command uses): imported, never skipped
 import pytest
 
-from course_lib.grading.certs import CertPaths, security
+from course_lib.grading.autograde.certs import CertPaths, security
 from test_grading_isolation import REPO, grade, hand_in, linux_root, make_real_course, scores
 
 
@@ -81,8 +81,8 @@ def test_a_worker_without_the_certificate_cannot_join(tls_cluster, certs: CertPa
 
 
 def test_local_cluster_uses_tls_by_default() -> None:
-    from course_lib.grading.cluster import DaskBackend
-    from course_lib.grading.sandbox import Limits
+    from course_lib.grading.autograde.cluster import DaskBackend
+    from course_lib.grading.autograde.sandbox import Limits
 
     backend = DaskBackend(Limits(), [], local_workers=1)
     try:

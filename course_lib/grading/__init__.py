@@ -15,23 +15,24 @@ Trusted (everything else here) decides scores, in four zones:
   the one closeness rule), ``modules`` (layers paired with the reference by role, seed-derived weights),
   ``replay`` (stand-ins that record a check's requests and replay the sandbox's answers), ``api`` (what
   a course's own check modules may use), ``markers`` (nbgrader's hidden-test markers);
-- the class grader around nbgrader (instructor only): ``cli``, ``runner`` (the run), ``inputs`` (hand-ins
-  checked), ``canary`` (the solution graded first), ``sandbox`` (the handle on a sandbox), ``cluster``
-  and ``certs`` (Dask over TLS), ``execute`` (the nbgrader step), ``verdicts`` (test cells read and
-  scored), ``plaincells`` (ordinary test cells over stand-ins), ``static`` (flags from the source),
-  ``course_checks`` (a course's own check modules), ``records`` (what was decided, per submission),
-  ``sanitize`` and ``feedback`` (outputs made safe, hidden tests kept out of feedback);
+- ``autograde/``, the class grader around nbgrader (instructor only, started by ``cli``): ``runner`` (the
+  run), ``course`` (the nbgrader course's facts, which ``report/`` reads too), ``inputs`` (hand-ins checked),
+  ``canary`` (the solution graded first), ``execute`` (the nbgrader step, one ``SubmissionGrading`` per
+  hand-in), ``sandbox`` (the handle on a sandbox), ``cluster`` and ``certs`` (Dask over TLS), ``verdicts``
+  (test cells read and scored), ``plaincells`` (ordinary test cells over stand-ins), ``static`` (flags from
+  the source), ``course_checks`` (a course's own check modules), ``records`` (what was decided, per
+  submission), ``sanitize`` and ``feedback`` (outputs made safe, hidden tests kept out of feedback);
 - ``report/``: the class report, read from the gradebook, the records and the notebooks.
 The demo course the tests and benchmarks grade (``square``, with a check module of its own as an instructor
 writes one) is a test helper: ``tests/helpers/democourse.py``.
 
 Trusted modules that read untrusted bytes (the hand-in's files, or what its process sent back), where a
-change needs the most care: ``inputs`` (the submitted folder: names, sizes, notebook JSON), ``static``
-and ``report/similarity`` (the answer cells' source, parsed with ``ast``), ``sandbox`` (frames from
-the sandboxed process, decoded by ``sandboxed/channel``), ``replay`` and ``plaincells`` (the evidence
-and answers those frames carry), ``execute`` and ``sanitize`` (the cells' outputs, before they enter
-the autograded notebook), ``cluster`` (results from Dask workers), ``report/gather`` (the autograded
-and submitted notebooks).
+change needs the most care. In ``autograde/``: ``inputs`` (the submitted folder: names, sizes, notebook
+JSON), ``static`` (the answer cells' source, parsed with ``ast``), ``sandbox`` (frames from the sandboxed
+process, decoded by ``sandboxed/channel``), ``plaincells`` (the answers those frames carry), ``execute`` and
+``sanitize`` (the cells' outputs, before they enter the autograded notebook), ``cluster`` (results from
+Dask workers). Elsewhere: ``replay`` (the evidence), ``report/similarity`` (the answers' source) and
+``report/gather`` (the autograded and submitted notebooks).
 
 In a student's own notebook the checks get the real function or class and produce the same evidence
 in-process, so a visible test gives the score the class grader will. ``import course_lib.grading``

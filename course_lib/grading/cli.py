@@ -6,8 +6,8 @@ import argparse
 import sys
 
 from .report.cli import add_parser as add_report_parser
-from .runner import GradingError, Options, autograde, format_summary
-from .sandbox import SandboxError
+from .autograde.runner import GradingError, Options, autograde, format_summary
+from .autograde.sandbox import SandboxError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -57,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _certs(args: argparse.Namespace) -> int:
-    from .certs import instructions, make_certs
+    from .autograde.certs import instructions, make_certs
 
     try:
         paths = make_certs(args.folder, args.host, args.days, args.force)

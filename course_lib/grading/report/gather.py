@@ -9,14 +9,14 @@ the records or from the solution cells of ``submitted/<student>/<assignment>/*.i
 from __future__ import annotations
 
 import json
-import logging
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import records as grading_records
+from ..autograde import course
+from ..autograde import records as grading_records
 from ..markers import has_hidden_tests
-from ..static import Flag
+from ..autograde.static import Flag
 
 CHECK_LINE = re.compile(r"^\s+\[(pass|FAIL)\] (.*?)(?: -- (.*))?$")
 BLOCKED_LINE = re.compile(r"^\s+0 points: (.*?)\.? Write the code yourself\.\s*$")
@@ -96,14 +96,8 @@ def course_directory(db_url: str | None = None):
     """nbgrader's CourseDirectory as configured by nbgrader_config.py in the current folder (and `--db`)."""
     from nbgrader.apps.baseapp import NbGrader
     from nbgrader.coursedir import CourseDirectory
-    from traitlets.config import Config
 
-    app = NbGrader()
-    app.initialize([])
-    app.log.setLevel(logging.WARNING)
-    if db_url:
-        app.update_config(Config({"CourseDirectory": {"db_url": db_url}}))
-    return CourseDirectory(parent=app)
+    return CourseDirectory(parent=course.load_app(NbGrader, db_url))
 
 
 def parse_test_output(outputs: list[dict], score: float, points: float) -> tuple[list[Check], Flag | None]:
@@ -157,8 +151,8 @@ def _release_layout(coursedir, assignment: str,
     """Test cells, answer cells and the stubs of the release; what is missing goes to warnings."""
     tests, answers, stubs, warnings = [], [], {}, []
     for name in notebooks:
-        release = Path(coursedir.format_path(coursedir.release_directory, ".", assignment)) / f"{name}.ipynb"
-        source = Path(coursedir.format_path(coursedir.source_directory, ".", assignment)) / f"{name}.ipynb"
+        release = course.release_folder(coursedir, assignment) / f"{name}.ipynb"
+        source = course.source_folder(coursedir, assignment) / f"{name}.ipynb"
         released = _read_json(release)
         if released is None:
             warnings.append(f"no release notebook {release}: answer stubs not excluded from similarity")
@@ -210,8 +204,8 @@ def collect(assignment: str, db_url: str | None = None) -> ClassResults:
     coursedir = course_directory(db_url)
     root = Path(coursedir.root).resolve()
     url = coursedir.db_url
-    if url.startswith("sqlite:///") and not Path(url[len("sqlite:///"):]).exists():
-        raise ReportError(f"no gradebook at {url[len('sqlite:///'):]}: run this in the course folder (where "
+    if course.missing_gradebook(url):
+        raise ReportError(f"no gradebook at {course.missing_gradebook(url)}: run this in the course folder (where "
                           f"nbgrader_config.py is) after `python -m course_lib.grading autograde {assignment}`, "
                           "or give --db URL")
     students: dict[str, StudentResult] = {}

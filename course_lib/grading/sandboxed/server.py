@@ -2,7 +2,7 @@
 
 The template starts inside its own network and mount namespaces (no network; the course, /tmp, /home and
 the other scratch places are covered by empty tmpfs mounts), imports torch and friends, and then only
-forks. It never sees a submission: the trusted side (``course_lib.grading.sandbox``) passes each fork a
+forks. It never sees a submission: the trusted side (``course_lib.grading.autograde.sandbox``) passes each fork a
 fresh pair of pipes, writes the job to the child and reads its results. The child drops to the slot's own
 uid, sets resource limits, runs the cells (``cellrunner``), answers the evidence requests (``evidence``)
 and reports through ``channel``. After each job the slot's uid is swept of processes and files.

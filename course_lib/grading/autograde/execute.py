@@ -21,11 +21,11 @@ from nbgrader.preprocessors import NbGraderPreprocessor
 
 from . import plaincells, static
 from . import verdicts as verdicts_
-from .replay import new_secret, submission_salt
+from ..replay import new_secret, submission_salt
 from .sandbox import JobResult
 from .sanitize import sanitize_data, sanitize_html
-from .sandboxed import channel
-from .sandboxed.evidence import tensor_to_array
+from ..sandboxed import channel
+from ..sandboxed.evidence import tensor_to_array
 
 RunJob = Callable[[list[str], dict[str, bytes], dict], JobResult]
 _STREAMS = {"stdout", "stderr"}

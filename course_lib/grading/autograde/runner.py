@@ -26,7 +26,7 @@ from typing import Any, Protocol
 from nbconvert.preprocessors import ExecutePreprocessor
 from nbgrader import api as nbgrader_api
 from nbgrader import utils as nbgrader_utils
-from nbgrader.api import Gradebook, MissingEntry
+from nbgrader.api import Gradebook
 from nbgrader.apps.autogradeapp import AutogradeApp
 from nbgrader.converters import Autograde
 from nbgrader.converters.base import NbGraderException
@@ -34,12 +34,11 @@ from nbgrader.coursedir import CourseDirectory
 from nbgrader.preprocessors import Execute
 from sqlalchemy.exc import SAWarning
 from tqdm.auto import tqdm
-from traitlets.config import Config
 
-from . import course_checks, records
+from . import course, course_checks, records
 from .execute import GradebookTurn, GradingContext, SandboxedExecute, SubmissionGrading
 from .inputs import MAX_EXTRA_BYTES, Submission, check_submission, find_submissions
-from .replay import new_secret
+from ..replay import new_secret
 from .sandbox import DEFAULT_PRELOAD, JobResult, Limits, LimitsError, Sandbox, SandboxError, preload_for
 
 
@@ -156,30 +155,11 @@ class LocalBackend:
             list(pool.map(Sandbox.close, sandboxes))
 
 
-def load_nbgrader(db_url: str | None) -> AutogradeApp:
-    """nbgrader's own configuration, read from nbgrader_config.py in the current directory."""
-    app = AutogradeApp()
-    app.initialize([])
-    app.log.setLevel(logging.WARNING)
-    if db_url:
-        app.update_config(Config({"CourseDirectory": {"db_url": db_url}}))
-    return app
-
-
 def _assignment_notebooks(app: AutogradeApp, assignment: str) -> list[str]:
-    coursedir = CourseDirectory(parent=app)
-    url = coursedir.db_url
-    if url.startswith("sqlite:///") and not os.path.exists(url[len("sqlite:///"):]):
-        raise GradingError(f"no gradebook at {url[len('sqlite:///'):]}: run `nbgrader generate_assignment "
-                           f"{assignment}` first")
     try:
-        with Gradebook(url, coursedir.course_id) as gb:
-            return [nb.name for nb in gb.find_assignment(assignment).notebooks]
-    except MissingEntry:
-        raise GradingError(f"unknown assignment '{assignment}': it is not in the gradebook; run "
-                           f"`nbgrader generate_assignment {assignment}` first") from None
-    except Exception as exc:  # noqa: BLE001 - a wrong --db URL, a server that is down
-        raise GradingError(f"cannot open the gradebook {url!r}: {str(exc).splitlines()[0]}") from None
+        return course.assignment_notebooks(CourseDirectory(parent=app), assignment)
+    except course.CourseError as exc:
+        raise GradingError(str(exc)) from None
 
 
 class _LogCapture(logging.Handler):
@@ -366,7 +346,7 @@ class ClassGrader:
 def autograde(options: Options) -> RunSummary:
     """Grade every submission of `options.assignment`; return the report (also printed by the CLI)."""
     started = time.monotonic()
-    app = load_nbgrader(options.db_url)
+    app = course.load_app(AutogradeApp, options.db_url)
     coursedir = CourseDirectory(parent=app)
     root = Path(coursedir.root).resolve()
     os.chdir(root)  # nbgrader resolves every folder against the course root
@@ -384,7 +364,7 @@ def autograde(options: Options) -> RunSummary:
             raise GradingError(f"no submissions found in {submitted}/*/{options.assignment}/")
         return RunSummary(outcomes, time.monotonic() - started, 0, "none")
     ready = []
-    released = released_files(coursedir, options.assignment)
+    released = course.released_files(coursedir, options.assignment)
     for sub in subs:
         check_submission(sub, notebooks, [*coursedir.ignore, "timestamp.txt"], released)
         if sub.problem:
@@ -397,7 +377,7 @@ def autograde(options: Options) -> RunSummary:
     cell_timeout = Execute(parent=app).timeout
     limits = Limits(timeout=options.timeout, cell_timeout=cell_timeout, memory_mb=options.memory_mb)
     stages = {"set-up": time.monotonic() - started}
-    preload = preload_for(source_code(coursedir, options.assignment))
+    preload = preload_for(course.source_code(coursedir, options.assignment))
     remote = bool(options.scheduler or options.local_cluster)
     with ThreadPoolExecutor(1) as starter:  # local sandboxes start while the test cells are read
         starting = None if remote else starter.submit(make_backend, options, limits, [str(root)], len(ready), preload)
@@ -420,7 +400,8 @@ def autograde(options: Options) -> RunSummary:
     try:
         canaries = grade_solution(coursedir, options.assignment, notebooks, backend, root)
         stages["canary"] = time.monotonic() - started - sum(stages.values())
-        grader = ClassGrader(app, options, backend, limits, release_sources(coursedir, options.assignment), root)
+        grader = ClassGrader(app, options, backend, limits, course.release_sources(coursedir, options.assignment),
+                             root)
         bar = tqdm(total=len(ready), desc=f"autograde {options.assignment}", unit="sub",
                    disable=not options.progress or not ready)
         try:
@@ -446,7 +427,7 @@ def grade_solution(coursedir: CourseDirectory, assignment: str, notebooks: list[
     gets full marks (then nothing of the class is graded, and the message says why and how to fix it)."""
     from .canary import CanaryError, check_solution
 
-    folder = Path(coursedir.format_path(coursedir.source_directory, ".", assignment))
+    folder = course.source_folder(coursedir, assignment)
     lines = []
     for name in notebooks:
         source = folder / f"{name}.ipynb"
@@ -470,7 +451,7 @@ def check_test_cells(coursedir: CourseDirectory, assignment: str) -> bool:
     from .execute import is_test_cell
     from .verdicts import GraderSetupError, parse_test_cell
 
-    folder = Path(coursedir.format_path(coursedir.source_directory, ".", assignment))
+    folder = course.source_folder(coursedir, assignment)
     plain = False
     for path in sorted(folder.glob("*.ipynb")):
         for cell in nbformat.read(path, as_version=4).cells:
@@ -485,37 +466,6 @@ def check_test_cells(coursedir: CourseDirectory, assignment: str) -> bool:
                                        "assignment with plain `nbgrader autograde`, or write its tests in that "
                                        "form") from None
     return plain
-
-
-def _code_cells(folder: Path) -> list[str]:
-    """The source of every code cell of the notebooks in `folder`; an unreadable notebook is passed over (it
-    only means fewer release cells are recognised, or a slower first import in the sandbox)."""
-    import nbformat
-
-    cells: list[str] = []
-    for path in sorted(folder.glob("*.ipynb")):
-        try:
-            cells += [c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
-        except Exception:  # noqa: BLE001 - see the docstring
-            continue
-    return cells
-
-
-def release_sources(coursedir: CourseDirectory, assignment: str) -> set[str]:
-    """The source of every code cell the release gives students (unchanged, it is not the student's code)."""
-    return set(_code_cells(Path(coursedir.format_path(coursedir.release_directory, ".", assignment))))
-
-
-def released_files(coursedir: CourseDirectory, assignment: str) -> frozenset[str]:
-    """The paths, relative to the assignment's folder, of the files the release gives beside its notebooks (a
-    hand-in that carries them back has no extra files)."""
-    folder = Path(coursedir.format_path(coursedir.release_directory, ".", assignment))
-    return frozenset(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file() and p.suffix != ".ipynb")
-
-
-def source_code(coursedir: CourseDirectory, assignment: str) -> list[str]:
-    """The code cells of the instructor's source notebooks (what the templates preload is read from them)."""
-    return _code_cells(Path(coursedir.format_path(coursedir.source_directory, ".", assignment)))
 
 
 def make_backend(options: Options, limits: Limits, hide: list[str], pending: int,

@@ -12,7 +12,7 @@ from __future__ import annotations
 from nbconvert.preprocessors import Preprocessor
 from traitlets import Bool, Unicode
 
-from .markers import HIDDEN_BEGIN, HIDDEN_END
+from ..markers import HIDDEN_BEGIN, HIDDEN_END
 
 PLACEHOLDER = "# Hidden tests ran here; their code is not part of the feedback."
 

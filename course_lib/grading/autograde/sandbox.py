@@ -31,10 +31,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from .sandboxed import cgroups, channel, isolation
-from .sandboxed.evidence import tensor_to_array
-from .sandboxed.channel import read_frame, write_frame
-from .sandboxed.server import DEFAULT_PRELOAD
+from ..sandboxed import cgroups, channel, isolation
+from ..sandboxed.evidence import tensor_to_array
+from ..sandboxed.channel import read_frame, write_frame
+from ..sandboxed.server import DEFAULT_PRELOAD
 
 # What every template imports before it forks: torch and the shell the cells run in. An assignment adds the
 # modules its own notebooks import (``preload_for``); a hand-in that imports more loads it in its child.
@@ -43,8 +43,8 @@ CORE_PRELOAD = ("numpy", "torch", "torch.nn", "torch.nn.functional", "IPython", 
 UID_BASE = 61000  # slot k runs as uid UID_BASE + k: numeric ids without an account (those with one are skipped)
 SLOT_LOCK_DIR = Path("/run/cnn-grader-slots")
 MAX_RESULT = 128 << 20      # all outputs of one submission
-SANDBOXED_PACKAGE = Path(__file__).resolve().parent / "sandboxed"
-COURSE_PACKAGE = Path(__file__).resolve().parents[1]  # course_lib itself: never visible in a sandbox
+SANDBOXED_PACKAGE = Path(__file__).resolve().parents[1] / "sandboxed"
+COURSE_PACKAGE = Path(__file__).resolve().parents[2]  # course_lib itself: never visible in a sandbox
 
 
 class SandboxError(RuntimeError):

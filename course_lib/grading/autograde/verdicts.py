@@ -17,9 +17,10 @@ from typing import Any, Callable
 from nbformat import NotebookNode
 from nbformat.v4 import new_output
 
-from . import assignments, checks, course_checks
-from .markers import has_hidden_tests
-from .replay import Target, salted
+from .. import assignments, checks
+from . import course_checks
+from ..markers import has_hidden_tests
+from ..replay import Target, salted
 
 CHECK_MODULES = tuple(assignments.names())  # what `from PACKAGE import NAME as grade` may name
 PACKAGE = "course_lib.grading"

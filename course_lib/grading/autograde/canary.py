@@ -20,7 +20,7 @@ import nbformat
 from .execute import GraderSideError, GradingContext, NotebookGrade, SandboxedExecute, SubmissionGrading
 from .inputs import MAX_EXTRA_BYTES
 from .sandbox import JobResult
-from .sandboxed.isolation import DEFAULT_HIDDEN
+from ..sandboxed.isolation import DEFAULT_HIDDEN
 
 
 class CanaryError(RuntimeError):
