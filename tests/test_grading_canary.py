@@ -15,7 +15,6 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course_lib.grading.autograde import course_checks
 from course_lib.grading.autograde.execute import GraderSideError, GradingContext, SandboxedExecute, SubmissionGrading
 from helpers import democourse
 from helpers.democourse import ASSIGNMENT, CORRECT, WRONG, add_submission, make_course
@@ -98,14 +97,10 @@ def test_a_course_cloned_in_a_home_directory_grades(released: Path) -> None:
 def test_a_sandbox_that_cannot_start_a_hand_in_records_no_score_and_fails_the_run() -> None:
     nb = democourse.source_notebook()
     broken = JobResult([None] * 2, "setup-failed", "the sandbox could not start the notebook (ModuleNotFoundError: x)")
-    submission = SubmissionGrading("ann")
+    submission = SubmissionGrading()
     executor = SandboxedExecute(GradingContext(lambda cells, files, requests: broken), submission)
-    course_checks.register({"square": democourse.CHECKS})
-    try:
-        with submission.turn, pytest.raises(GraderSideError, match="ModuleNotFoundError: x"):
-            executor.preprocess(nb, {"nbgrader": {"student": "ann"}})
-    finally:
-        course_checks.register({})
+    with democourse.checks_registered(), submission.turn, pytest.raises(GraderSideError, match="ModuleNotFoundError: x"):
+        executor.preprocess(nb, {"nbgrader": {"student": "ann"}})
     assert submission.results == [broken] and not submission.grades  # run, and nothing decided from it
     assert "the grader's environment needs fixing" in submission.grader_problem
     report = RunSummary([Outcome("ann", "failed", submission.grader_problem), Outcome("ben", "graded", score=5.0)],

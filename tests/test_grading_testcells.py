@@ -10,10 +10,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course_lib.grading.autograde import course_checks
 from course_lib.grading.autograde.verdicts import GraderSetupError, parse_test_cell
 from helpers import democourse
-from helpers.democourse import ASSIGNMENT, CHECKS, CORRECT, add_submission, make_course, nbgrader
+from helpers.democourse import ASSIGNMENT, CORRECT, add_submission, make_course, nbgrader
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -28,9 +27,8 @@ def grade(root: Path, *args: str) -> subprocess.CompletedProcess:
 @pytest.fixture
 def square_checks():
     """The demo course's own check module registered in this process, as the class grader registers it."""
-    course_checks.register({"square": CHECKS})
-    yield
-    course_checks.register({})
+    with democourse.checks_registered():
+        yield
 
 
 @pytest.fixture(scope="module")

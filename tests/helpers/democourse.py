@@ -9,6 +9,7 @@ in an answer for a student, with the released check module beside it as a studen
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -57,6 +58,18 @@ def source_notebook() -> nbformat.NotebookNode:
               "test_partial", points=3, grade=True, locked=True),
     ]
     return nb
+
+
+@contextlib.contextmanager
+def checks_registered():
+    """The demo course's check module registered in this process, as the class grader registers a course's."""
+    from course_lib.grading.autograde import course_checks
+
+    course_checks.register({"square": CHECKS})
+    try:
+        yield
+    finally:
+        course_checks.register({})
 
 
 def nbgrader_env() -> dict[str, str]:

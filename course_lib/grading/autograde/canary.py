@@ -18,7 +18,6 @@ from pathlib import Path
 import nbformat
 
 from .execute import GraderSideError, GradingContext, NotebookGrade, SandboxedExecute, SubmissionGrading
-from .inputs import MAX_EXTRA_BYTES
 from .sandbox import JobResult
 from ..sandboxed.isolation import DEFAULT_HIDDEN
 
@@ -78,8 +77,8 @@ def check_solution(source: Path, run_job, secret: bytes, course_root: Path) -> s
     instructor = frozenset(c.source for c in nb.cells if c.cell_type == "code"
                            and not c.metadata.get("nbgrader", {}).get("solution"))  # all but the solutions are the release's
     student = "(instructor's solution)"
-    submission = SubmissionGrading(student)  # a turn of its own: no gradebook is touched
-    executor = SandboxedExecute(GradingContext(run_job, secret, instructor, MAX_EXTRA_BYTES), submission)
+    submission = SubmissionGrading()  # a turn of its own: no gradebook is touched
+    executor = SandboxedExecute(GradingContext(run_job, secret, instructor), submission)
     resources = {"nbgrader": {"student": student}, "unique_key": source.stem,
                  "metadata": {"path": str(source.parent), "name": source.stem}}
     with submission.turn, contextlib.suppress(GraderSideError):

@@ -39,8 +39,8 @@ def assignment_notebooks(coursedir: Any, assignment: str) -> list[str]:
     from nbgrader.api import Gradebook, MissingEntry
 
     url = coursedir.db_url
-    if missing_gradebook(url):
-        raise CourseError(f"no gradebook at {missing_gradebook(url)}: run `nbgrader generate_assignment "
+    if missing := missing_gradebook(url):
+        raise CourseError(f"no gradebook at {missing}: run `nbgrader generate_assignment "
                           f"{assignment}` first")
     try:
         with Gradebook(url, coursedir.course_id) as gb:

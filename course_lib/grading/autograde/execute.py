@@ -22,6 +22,7 @@ from nbgrader.preprocessors import NbGraderPreprocessor
 from . import plaincells, static
 from . import verdicts as verdicts_
 from ..replay import new_secret, submission_salt
+from .inputs import MAX_EXTRA_BYTES
 from .sandbox import JobResult
 from .sanitize import sanitize_data, sanitize_html
 from ..sandboxed import channel
@@ -145,14 +146,13 @@ class GradingContext:
     run_job: RunJob
     secret: bytes = field(default_factory=new_secret)
     release_sources: frozenset[str] = frozenset()
-    files_limit: int = 0
+    files_limit: int = MAX_EXTRA_BYTES  # bytes of files beside a notebook that go into its sandbox
 
 
 @dataclass
 class SubmissionGrading:
     """One hand-in's grading: its turn at the gradebook, and what came of each of its notebooks."""
 
-    student: str
     turn: GradebookTurn = field(default_factory=GradebookTurn)
     results: list[JobResult] = field(default_factory=list)  # one per notebook run in the sandbox
     grades: list[NotebookGrade] = field(default_factory=list)  # one per notebook decided here

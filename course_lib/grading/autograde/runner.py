@@ -37,7 +37,7 @@ from tqdm.auto import tqdm
 
 from . import course, course_checks, records
 from .execute import GradebookTurn, GradingContext, SandboxedExecute, SubmissionGrading
-from .inputs import MAX_EXTRA_BYTES, Submission, check_submission, find_submissions
+from .inputs import Submission, check_submission, find_submissions
 from ..replay import new_secret
 from .sandbox import DEFAULT_PRELOAD, JobResult, Limits, LimitsError, Sandbox, SandboxError, preload_for
 
@@ -263,7 +263,7 @@ class ClassGrader:
         self.app, self.options, self.backend, self.limits = app, options, backend, limits
         self.gradebook_lock = threading.Lock()  # one submission at a time reads or writes the gradebook
         # this run's secret (its inputs: unknown before grading, never stored) and the release's cells
-        self.context = GradingContext(backend.run, new_secret(), frozenset(release_sources or ()), MAX_EXTRA_BYTES)
+        self.context = GradingContext(backend.run, new_secret(), frozenset(release_sources or ()))
         import torch
 
         torch.set_num_threads(1)  # the checks run on tiny tensors, one thread per job slot
@@ -283,7 +283,7 @@ class ClassGrader:
         logger.setLevel(logging.INFO)
         capture = _LogCapture()
         logger.addHandler(capture)
-        submission = SubmissionGrading(sub.student, GradebookTurn(self.gradebook_lock))
+        submission = SubmissionGrading(GradebookTurn(self.gradebook_lock))
         executor = SandboxedExecute(self.context, submission)
         converter = Autograde(coursedir=coursedir, parent=self.app, log=logger)
         converter.force = self.options.force

@@ -204,8 +204,8 @@ def collect(assignment: str, db_url: str | None = None) -> ClassResults:
     coursedir = course_directory(db_url)
     root = Path(coursedir.root).resolve()
     url = coursedir.db_url
-    if course.missing_gradebook(url):
-        raise ReportError(f"no gradebook at {course.missing_gradebook(url)}: run this in the course folder (where "
+    if missing := course.missing_gradebook(url):
+        raise ReportError(f"no gradebook at {missing}: run this in the course folder (where "
                           f"nbgrader_config.py is) after `python -m course_lib.grading autograde {assignment}`, "
                           "or give --db URL")
     students: dict[str, StudentResult] = {}
