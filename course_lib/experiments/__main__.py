@@ -82,7 +82,6 @@ def run_one(name: str, scale: str, *, argv: list[str], out: str | None = None, r
                                      os.path.relpath(source, store.REPO))
         print(f"imported {count} runs from {source}", flush=True)
     torch.set_num_threads(threads())
-    _training.TRAINER_DEFAULTS.update(channels_last=True)  # faster on 1 CPU thread and on GPUs (bench/README.md)
     with runs.storing(run_store):
         results = module.run(scale)
     if entry is not None:

@@ -29,6 +29,7 @@ from course_lib.data import DataUnavailable, dataset_source, get_loaders
 from course_lib.device import device_for_scale
 from course_lib.experiments._scales import Settings
 from course_lib.experiments import stats
+from course_lib.experiments._training import TRAINER_DEFAULTS
 from course_lib.models import ConvNet
 
 NOTES_TEST_ACCURACY = 97.97     # the notes' printed test accuracy after 10 epochs on all of MNIST
@@ -104,6 +105,8 @@ def train_arm(arm: str, seed: int, steps: int, loaders: tuple[Any, Any], check_e
     device = train.device
     torch.manual_seed(seed)            # with seed 1 and init_std 0.01 these are the notes' initial weights
     model = ConvNet(init_std=init_std).to(device)
+    layout = torch.channels_last if TRAINER_DEFAULTS.get("channels_last") else torch.contiguous_format
+    model = model.to(memory_format=layout)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.05)
     train.seed, train.epoch = seed, 0  # each seed also draws its own order of batches
     losses: list[float] = []
@@ -112,7 +115,7 @@ def train_arm(arm: str, seed: int, steps: int, loaders: tuple[Any, Any], check_e
     model.train()
     while len(losses) < steps:
         for x, y in train:
-            loss = F.cross_entropy(model(x), y)
+            loss = F.cross_entropy(model(x.contiguous(memory_format=layout)), y)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()

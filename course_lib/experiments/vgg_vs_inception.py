@@ -24,6 +24,7 @@ from course_lib.data import dataset_source, get_loaders
 from course_lib.device import device_for_scale
 from course_lib.experiments._scales import Settings
 from course_lib.experiments import stats
+from course_lib.experiments._training import TRAINER_DEFAULTS
 from course_lib.models.small import reduced_vgg11, small_googlenet
 from course_lib.settings import chapter_scale
 from course_lib.summary import summarize
@@ -73,7 +74,7 @@ def train_one(arch: str, seed: int, scale: str, data: tuple[Any, Any]) -> dict[s
     torch.manual_seed(seed)
     model = ARCHS[arch]()
     trainer = Trainer(model, optimizer="adam", lr=1e-3, seed=seed, progress=False,
-                      device=device_for_scale(scale))
+                      device=device_for_scale(scale), **TRAINER_DEFAULTS)
     started = time.perf_counter()
     history = trainer.fit(data[0], data[1], epochs=SETTINGS[scale]["epochs"])
     return {
