@@ -85,8 +85,9 @@ def run_one(name: str, scale: str, *, argv: list[str], out: str | None = None, r
     with runs.storing(run_store):
         results = module.run(scale)
     if entry is not None:
-        results["regime"] = {**entry, "applied": regime,
-                             "meaning": "the settings above were run" if regime else
+        applied = regime or regimes.matches(entry, settings)
+        results["regime"] = {**entry, "applied": applied,
+                             "meaning": "the settings above were run" if applied else
                                         "the regime this experiment should be run in; these results used the "
                                         "scale's own settings (see results['settings'])"}
     section = measured_cost(module, scale)

@@ -9,8 +9,9 @@ deliberately small training set trained long, with the train–validation gap st
 ``TARGETS[name]["medium"]`` is what a CPU session with a few hours should run (with the resumable runner:
 ``python -m course_lib.experiments NAME --scale medium --regime``); ``"full"`` is the GPU scale. The runner
 writes the entry, with its reference, into the results file (``results["regime"]``), so every stored file says
-what its baseline should be compared with. The stored medium files of December 2026 predate this table:
-they say so through their settings, which are smaller.
+what its baseline should be compared with. Once an experiment's regime runs are complete, its "medium"
+settings become the regime's, and its stored medium file is the regime run (dropout so far); the other
+stored medium files predate this table and say so through their settings, which are smaller.
 """
 
 from __future__ import annotations
@@ -80,6 +81,11 @@ def target(name: str, scale: str) -> dict[str, Any] | None:
     if entry is None:
         return None
     return {**entry, "reference": {"name": entry["reference"], **REFERENCES[entry["reference"]]}}
+
+
+def matches(entry: dict[str, Any], settings: dict[str, Any] | None) -> bool:
+    """Whether a scale's own settings already are the regime's (the regime became that scale's settings)."""
+    return settings is not None and all(settings.get(key) == value for key, value in entry["settings"].items())
 
 
 def apply(module: Any, name: str, scale: str) -> dict[str, Any]:
