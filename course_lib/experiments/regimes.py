@@ -34,7 +34,7 @@ ACCURACY, REGULARISER = "accuracy or cost comparison: baseline near its referenc
 TARGETS: dict[str, dict[str, dict[str, Any]]] = {
     "lab": {
         "medium": {"settings": dict(width=16, train=10_000, val=5_000, test=10_000, epochs=15), "lesson": REGULARISER,
-                   "reference": "resnet18", "note": "arms about augmentation and weight decay need the overfitting "
+                   "reference": "resnet18", "baseline": "baseline", "note": "arms about augmentation and weight decay need the overfitting "
                                                     "regime; the width and schedule arms are read for cost and fit"},
         "full": {"settings": dict(width=64, train=None, val=5_000, test=None, epochs=30), "lesson": ACCURACY,
                  "reference": "resnet18"},
@@ -48,12 +48,12 @@ TARGETS: dict[str, dict[str, dict[str, Any]]] = {
               "full": {"settings": dict(width=64, train=None, val=5_000, epochs=30), "lesson": ACCURACY,
                        "reference": "resnet18"}},
     "batchnorm": {"medium": {"settings": dict(train=20_000, val=5_000, epochs=10), "lesson": ACCURACY,
-                             "reference": "small_cnn", "note": "the overfitting verdict needs a gap: read it at "
+                             "reference": "small_cnn", "baseline": "BN, He-init head, lr 0.05", "note": "the overfitting verdict needs a gap: read it at "
                                                                "lr 0.05, where the no-BN net fits the training set"},
                   "full": {"settings": dict(train=None, val=5_000, epochs=15), "lesson": ACCURACY,
                            "reference": "small_cnn"}},
     "dropout": {"medium": {"settings": dict(train=2_000, val=5_000, epochs=60), "lesson": REGULARISER,
-                           "reference": "small_cnn"},
+                           "reference": "small_cnn", "baseline": "dropout 0.0"},
                 "full": {"settings": dict(train=10_000, val=5_000, epochs=60), "lesson": REGULARISER,
                          "reference": "small_cnn"}},
     "normalize": {"medium": {"settings": dict(train=20_000, val=5_000, epochs=8), "lesson": ACCURACY,
@@ -81,6 +81,46 @@ def target(name: str, scale: str) -> dict[str, Any] | None:
     if entry is None:
         return None
     return {**entry, "reference": {"name": entry["reference"], **REFERENCES[entry["reference"]]}}
+
+
+# What "in the regime" means, checked against a stored run by `assess` (and by tests/test_experiment_regimes.py):
+NEAR_REFERENCE_POINTS = 3.0   # an accuracy lesson's baseline: validation accuracy at most this far below the
+                              # reference's lower end (the reference is test accuracy on all 60,000 images)
+OVERFITTING_GAP_POINTS = 5.0  # a regulariser lesson's baseline: train accuracy (eval mode) minus validation
+
+
+def assess(results: dict[str, Any]) -> dict[str, Any] | None:
+    """How a stored run's baseline compares with its regime's promise: accuracy, gap, reference, and whether it
+    is in the regime (None when the results carry no regime or no baseline arm is configured)."""
+    regime = results.get("regime")
+    if not regime or "baseline" not in regime or regime["baseline"] not in results.get("arms", {}):
+        return None
+    runs = results["arms"][regime["baseline"]]
+    val = 100 * sum(r["eval_acc"][-1] for r in runs) / len(runs)
+    train = 100 * sum(r["train_acc_eval"] for r in runs) / len(runs) if all("train_acc_eval" in r for r in runs) else None
+    reference = regime["reference"]["test_accuracy"]
+    low = 100 * (min(reference) if isinstance(reference, (list, tuple)) else reference)
+    if regime["lesson"] == REGULARISER:
+        ok = train is not None and train - val >= OVERFITTING_GAP_POINTS
+    else:
+        ok = val >= low - NEAR_REFERENCE_POINTS
+    return {"baseline": regime["baseline"], "val_acc": val, "train_acc": train,
+            "gap": None if train is None else train - val, "reference_low": low, "lesson": regime["lesson"],
+            "in_regime": ok}
+
+
+def describe(results: dict[str, Any]) -> str | None:
+    """One line for the page: the regime, the baseline's accuracy and gap, and the reference it is held to."""
+    seen, regime = assess(results), results.get("regime")
+    if seen is None:
+        return None
+    reference = regime["reference"]
+    figure = reference["test_accuracy"]
+    figure = (f"{100 * figure[0]:.1f}–{100 * figure[1]:.1f} %" if isinstance(figure, (list, tuple))
+              else f"{100 * figure:.1f} %")
+    gap = "" if seen["gap"] is None else f", training {seen['train_acc']:.1f} % (gap {seen['gap']:.1f} points)"
+    return (f"Regime: {regime['lesson']}. Baseline '{seen['baseline']}': validation {seen['val_acc']:.1f} %{gap}; "
+            f"reference {figure} test accuracy ({reference['source']}).")
 
 
 def matches(entry: dict[str, Any], settings: dict[str, Any] | None) -> bool:
