@@ -11,6 +11,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from course_lib.experiments import __main__ as cli
 from course_lib.experiments import batchnorm, runs
 
@@ -73,6 +75,15 @@ def test_an_arm_name_that_collides_with_another_is_refused(tmp_path):
         assert "rename an arm" in str(error)
     else:
         raise AssertionError("a colliding arm name read another arm's run")
+
+
+def test_more_seeds_keep_the_stored_runs_and_other_settings_are_refused(tmp_path):
+    record = {"seed": 0, "eval_acc": [0.5]}
+    runs.RunStore(tmp_path, settings={"train": 100, "epochs": 2, "seeds": [0, 1, 2]}).put("BN", 0, record)
+    more_seeds = runs.RunStore(tmp_path, settings={"train": 100, "epochs": 2, "seeds": [0, 1, 2, 3, 4]})
+    assert more_seeds.get("BN", 0) == record and more_seeds.get("BN", 3) is None
+    with pytest.raises(ValueError, match="other settings"):
+        runs.RunStore(tmp_path, settings={"train": 100, "epochs": 3, "seeds": [0, 1, 2]}).get("BN", 0)
 
 
 def test_runs_of_an_older_combined_file_are_imported_marked_and_not_trained_again(tmp_path, capsys):

@@ -42,6 +42,11 @@ def default_dir(name: str, scale: str, out: str | Path | None = None) -> Path:
     return base / "runs" / f"{name}-{scale}"
 
 
+def _per_run(settings: dict[str, Any]) -> dict[str, Any]:
+    """What one run depends on: the settings without the list of seeds (adding seeds keeps the runs made)."""
+    return {key: value for key, value in settings.items() if key != "seeds"}
+
+
 class RunStore:
     """The per-run files of one experiment at one scale."""
 
@@ -65,7 +70,7 @@ class RunStore:
             raise ValueError(f"{path} holds {payload.get('arm')!r} seed {payload.get('record', {}).get('seed')}, "
                              f"not {arm!r} seed {seed}: two arm names map to one file; rename an arm")
         stored = payload.get("settings")
-        if self.settings is not None and stored is not None and stored != self.settings:
+        if self.settings is not None and stored is not None and _per_run(stored) != _per_run(self.settings):
             raise ValueError(f"{path} was trained with other settings ({stored}) than this run ({self.settings}); "
                              f"use another --runs-dir, or delete the folder to start over")
         self.loaded.append(path.name)
