@@ -23,7 +23,7 @@ from course_lib.models.variants import kaiming_linear_
 SETTINGS = Settings({
     "tiny": dict(train=200, val=100, epochs=1, seeds=(0, 1)),
     "fast": dict(train=1_000, val=500, epochs=2, seeds=(0, 1, 2)),
-    "medium": dict(train=6_000, val=2_000, epochs=4, seeds=(0, 1, 2)),
+    "medium": dict(train=20_000, val=5_000, epochs=10, seeds=(0, 1, 2, 3, 4)),  # the regime (regimes.py)
     "full": dict(train=None, val=5_000, epochs=15, seeds=(0, 1, 2, 3, 4)),
 })
 LEARNING_RATES = (0.01, 0.05, 0.25)
