@@ -32,6 +32,8 @@ def test_stored_batchnorm_results_agree_with_the_sentences():
                                                                         _acc(results, "no BN", 0.05, 0)),
         "head initialization with BN, after one epoch at lr 0.05": (_acc(results, bn_he, 0.05, 0),
                                                                      _acc(results, "BN", 0.05, 0)),
+        "larger rates: final at lr 0.25, both with VGG's N(0, 0.01²) head": (_acc(results, "BN", 0.25),
+                                                                              _acc(results, "no BN", 0.25)),
         "larger rates: final at lr 0.25, both with a He-initialized head": (_acc(results, bn_he, 0.25),
                                                                              _acc(results, fair, 0.25)),
         "overfitting: train-validation gap at lr 0.05, both with a He-initialized head": (
@@ -39,7 +41,12 @@ def test_stored_batchnorm_results_agree_with_the_sentences():
     }
     assert expected.keys() == comparisons.keys()
     for key, (a, b) in expected.items():
-        check.agrees(comparisons[key], a, b, sentences[key])
+        variants = ("BN", "no BN") if "VGG's" in key else (bn_he, fair)
+        if key.startswith("larger rates") and all(batchnorm.failed(r) for v in variants
+                                                  for r in results["arms"][f"{v}, lr 0.25"]):
+            assert "failed on every seed" in sentences[key], sentences[key]   # two runs at chance: no evidence
+        else:
+            check.agrees(comparisons[key], a, b, sentences[key])
     for name, count in batchnorm.failures(results).items():
         assert count == sum(batchnorm.failed(r) for r in results["arms"][name])
 
@@ -55,6 +62,19 @@ def test_the_verdict_follows_the_numbers_when_they_change():
     assert after.diff == -before.diff and after.separated == before.separated
     if before.separated:
         assert after.winner != before.winner
+
+
+def test_two_arms_that_failed_on_every_seed_are_not_called_within_noise():
+    results = copy.deepcopy(check.complete("batchnorm"))
+    for variant in ("BN", "no BN"):
+        for run in results["arms"][f"{variant}, lr 0.25"]:
+            run["eval_acc"][-1], run["train_loss"][-1] = 0.1, None
+    sentence = batchnorm.verdict_sentences(results)["larger rates: final at lr 0.25, both with VGG's N(0, 0.01²) head"]
+    assert "failed on every seed" in sentence and "within seed noise" not in sentence
+    results["arms"]["BN, lr 0.25"][0]["eval_acc"][-1] = 0.86              # one seed trains: a real comparison again
+    results["arms"]["BN, lr 0.25"][0]["train_loss"][-1] = 0.4
+    sentence = batchnorm.verdict_sentences(results)["larger rates: final at lr 0.25, both with VGG's N(0, 0.01²) head"]
+    assert "Welch" in sentence
 
 
 def test_chapter_7_prints_the_computed_verdicts_and_types_none():

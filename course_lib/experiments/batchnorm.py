@@ -101,6 +101,8 @@ def verdicts(results: dict[str, Any]) -> dict[str, stats.Comparison]:
             fair, acc(fair, 0.05, 0), "no BN", acc("no BN", 0.05, 0)),
         "head initialization with BN, after one epoch at lr 0.05": stats.compare(
             bn_he, acc(bn_he, 0.05, 0), "BN", acc("BN", 0.05, 0)),
+        f"larger rates: final at lr {top}, both with VGG's N(0, 0.01²) head": stats.compare(
+            "BN", acc("BN", top), "no BN", acc("no BN", top)),
         f"larger rates: final at lr {top}, both with a He-initialized head": stats.compare(
             bn_he, acc(bn_he, top), fair, acc(fair, top)),
         "overfitting: train-validation gap at lr 0.05, both with a He-initialized head": stats.compare(
@@ -108,11 +110,25 @@ def verdicts(results: dict[str, Any]) -> dict[str, stats.Comparison]:
     }
 
 
+def both_failed(results: dict[str, Any], key: str) -> tuple[str, str] | None:
+    """The two arms of a final-accuracy comparison when every seed of both failed (None otherwise): a
+    difference between two runs at chance is no evidence, so its sentence says that instead."""
+    if not key.startswith("larger rates"):
+        return None
+    top = LEARNING_RATES[-1]
+    pair = HE_HEAD[::-1] if "He-initialized" in key else ("BN", "no BN")
+    arms = [results["arms"][arm_name(variant, top)] for variant in pair]
+    return pair if all(failed(r) for runs in arms for r in runs) else None
+
+
 def verdict_sentences(results: dict[str, Any]) -> dict[str, str]:
     """One sentence per question, computed from the numbers."""
     out = {}
     for key, comparison in verdicts(results).items():
-        if key.startswith("overfitting"):
+        if (pair := both_failed(results, key)) is not None:
+            out[key] = (f"{pair[0]} and {pair[1]} both failed on every seed (diverged or ended at chance): neither "
+                        f"trains at this rate, so this comparison says nothing either way.")
+        elif key.startswith("overfitting"):
             out[key] = comparison.sentence(metric="train-minus-validation gap (smaller is less overfitting)",
                                            higher_is_better=False)
         else:
