@@ -21,7 +21,7 @@ from course_lib.experiments.batchnorm import small_vgg
 
 SETTINGS = Settings({
     "fast": dict(train=2_000, val=1_000, epochs=2, seeds=(0, 1, 2)),
-    "medium": dict(train=6_000, val=2_000, epochs=3, seeds=(0, 1, 2)),
+    "medium": dict(train=20_000, val=5_000, epochs=8, seeds=(0, 1, 2, 3, 4)),  # the regime (regimes.py)
     "full": dict(train=None, val=5_000, epochs=15, seeds=(0, 1, 2, 3, 4)),
 })
 ARMS = ("none: pixels in [0, 1]", "Normalize(0.5, 0.5): [-1, 1]", "Normalize(mean, std)")

@@ -10,7 +10,7 @@ deliberately small training set trained long, with the train–validation gap st
 ``python -m course_lib.experiments NAME --scale medium --regime``); ``"full"`` is the GPU scale. The runner
 writes the entry, with its reference, into the results file (``results["regime"]``), so every stored file says
 what its baseline should be compared with. Once an experiment's regime runs are complete, its "medium"
-settings become the regime's, and its stored medium file is the regime run (dropout so far); the other
+settings become the regime's, and its stored medium file is the regime run (dropout, batch norm and Normalize so far); the other
 stored medium files predate this table and say so through their settings, which are smaller.
 """
 
@@ -57,7 +57,7 @@ TARGETS: dict[str, dict[str, dict[str, Any]]] = {
                 "full": {"settings": dict(train=10_000, val=5_000, epochs=60), "lesson": REGULARISER,
                          "reference": "small_cnn"}},
     "normalize": {"medium": {"settings": dict(train=20_000, val=5_000, epochs=8), "lesson": ACCURACY,
-                             "reference": "small_cnn"},
+                             "reference": "small_cnn", "baseline": "Normalize(mean, std)"},
                   "full": {"settings": dict(train=None, val=5_000, epochs=15), "lesson": ACCURACY,
                            "reference": "small_cnn"}},
     "degradation": {"medium": {"settings": dict(train=20_000, val=5_000, epochs=12), "lesson": ACCURACY,
