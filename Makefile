@@ -21,6 +21,8 @@ AXE := node_modules/axe-core/axe.min.js
 
 # Chapters executed at once before the book build (one per core of a small machine).
 BOOK_WORKERS ?= 2
+# pytest-xdist workers for `make test` and `make test-fast`.
+TEST_WORKERS ?= 2
 # What `make test-fast` leaves out (markers set in tests/conftest.py, registered in pyproject.toml).
 SLOW_MARKERS := not (book or browser or notebooks or nbgrader)
 
@@ -82,14 +84,14 @@ book: setup
 # run once, two at a time), each nbgrader source notebook has a group of its own (tests/conftest.py).
 test: setup
 	@start=$$(date +%s); \
-	$(BIN)/python -m pytest -n 2 --dist loadgroup tests; status=$$?; \
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup tests; status=$$?; \
 	echo "test: finished in $$(( $$(date +%s) - start )) s (exit $$status)"; \
 	exit $$status
 
 # The edit loop: what the library and the grader's units do, in about a minute or two on 2 cores.
 test-fast: setup
 	@start=$$(date +%s); \
-	$(BIN)/python -m pytest -n 2 --dist loadgroup -m "$(SLOW_MARKERS)" tests; status=$$?; \
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup -m "$(SLOW_MARKERS)" tests; status=$$?; \
 	echo "test-fast: finished in $$(( $$(date +%s) - start )) s (exit $$status)"; \
 	exit $$status
 
