@@ -66,6 +66,19 @@ def _width(scale: str, config: dict[str, Any]) -> int:
     return max(1, round(SETTINGS[scale]["width"] * config["width_factor"]))
 
 
+# oneDNN's AVX-512 kernel for the weight gradient of a 1×1 stride-2 convolution with 8 input channels on a
+# channels_last input of 48×48 pixels or more corrupts the heap and kills the process (torch 2.14.1 on an
+# AVX-512 CPU, reproduced with one nn.Conv2d(8, 16, 1, stride=2); bench/README.md, "A oneDNN crash"). The lab's
+# ResNet-18 has that layer at width 8 on the 80×80 inputs of `resolution`, so inputs larger than 32×32 train in
+# the default layout. Their cost is unaffected: cost.py times every configuration in the default layout.
+CHANNELS_LAST_UP_TO_SIDE = 32
+
+
+def _layout(side: int) -> dict[str, Any]:
+    """The trainer's layout option for inputs of `side` pixels (see CHANNELS_LAST_UP_TO_SIDE)."""
+    return {} if side <= CHANNELS_LAST_UP_TO_SIDE else {"channels_last": False}
+
+
 def _run_one(scale: str, task: tuple[str, dict[str, Any], int]) -> list[dict[str, Any]]:
     """One named configuration, one seed."""
     name, config, seed = task
@@ -77,7 +90,8 @@ def _run_one(scale: str, task: tuple[str, dict[str, Any], int]) -> list[dict[str
         lambda: resnet18_cifar(num_classes=10, in_channels=3, width=width, batch_norm=config["batch_norm"]),
         splits.train, splits.val, seeds=[seed], epochs=s["epochs"], test_loader=splits.test,
         train_eval_loader=train_eval, step_points=40, arm=name, optimizer=config["optimizer"], lr=config["lr"],
-        momentum=config["momentum"], weight_decay=config["weight_decay"], schedule=SCHEDULES[config["schedule"]]())
+        momentum=config["momentum"], weight_decay=config["weight_decay"], schedule=SCHEDULES[config["schedule"]](),
+        **_layout(config["resolution"]))
 
 
 def run_configurations(scale: str, arms: dict[str, dict[str, Any]]) -> dict[str, Any]:
