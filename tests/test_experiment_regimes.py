@@ -36,7 +36,7 @@ def test_an_applied_regime_is_what_was_stored_and_what_the_table_says(name):
     results = store.load(name, "medium")["results"]
     regime = results["regime"]
     assert regimes.target(name, "medium")["settings"] == regime["settings"], "the table changed since the run"
-    stored = {**results["settings"], "epochs": results["epochs"]}
+    stored = {**results["settings"], "epochs": results["epochs"], "seeds": results["seeds"]}
     for key, value in regime["settings"].items():
         assert stored.get(key) == value, (key, stored.get(key), value)
 
@@ -48,7 +48,7 @@ def test_the_stored_baseline_keeps_the_regimes_promise(name):
     assert seen is not None, f"{name}: its regime names no baseline arm that the results have"
     assert seen["in_regime"], regimes.describe(results)
     if seen["lesson"] == regimes.REGULARISER:
-        assert seen["gap"] >= regimes.OVERFITTING_GAP_POINTS
+        assert seen["overfitting_gap"] >= regimes.OVERFITTING_GAP_POINTS
 
 
 def test_assess_says_no_to_a_baseline_that_does_not_overfit_or_falls_short():
@@ -61,3 +61,18 @@ def test_assess_says_no_to_a_baseline_that_does_not_overfit_or_falls_short():
         run["eval_acc"][-1] = 0.80                                 # 10 points below 90.3 %
     assert regimes.assess(results)["in_regime"] is False
     assert "80.0 %" in regimes.describe(results)
+
+
+def test_a_regulariser_lesson_reads_the_gap_on_the_arm_without_the_regulariser():
+    results = copy.deepcopy(store.load("dropout", "medium")["results"])
+    results["arms"]["regularised"] = copy.deepcopy(results["arms"][results["regime"]["baseline"]])
+    for run in results["arms"]["regularised"]:
+        run["train_acc_eval"] = run["eval_acc"][-1]                # no gap with the regulariser
+    results["regime"] = {**results["regime"], "baseline": "regularised"}
+    assert regimes.assess(results)["in_regime"] is False           # its own gap is read: none
+    results["regime"]["overfitting_arm"] = "dropout 0.0"           # the arm without it overfits
+    seen = regimes.assess(results)
+    assert seen["in_regime"] is True and seen["gap"] == 0.0
+    assert "without the regulariser ('dropout 0.0')" in regimes.describe(results)
+    results["regime"]["overfitting_arm"] = "no such arm"
+    assert regimes.assess(results) is None
