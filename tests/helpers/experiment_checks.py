@@ -23,7 +23,7 @@ def complete(name: str, scale: str = "medium", min_seeds: int = 3) -> dict[str, 
     stored = store.load(name, scale)
     assert stored["experiment"] == name and stored["scale"] == scale
     assert PROVENANCE_KEYS <= stored["provenance"].keys(), stored["provenance"].keys()
-    assert stored["provenance"]["command"].endswith(f"{name} --scale {scale}")
+    assert stored["provenance"]["command"].endswith((f"{name} --scale {scale}", f"{name} --scale {scale} --regime"))
     results = stored["results"]
     assert len(results["seeds"]) >= min_seeds, f"{name}: {len(results['seeds'])} seeds, need {min_seeds}"
     assert results["data"], "the data description is missing"
