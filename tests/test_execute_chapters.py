@@ -95,3 +95,19 @@ def test_the_book_stamp_changes_with_a_page_the_links_or_the_executions(tmp_path
     notes.parent.mkdir(parents=True)
     notes.write_text("{}")
     assert book_inputs.digest(tmp_path) != after_edit
+
+
+def test_a_fresh_cache_starts_the_typically_longest_chapters_first() -> None:
+    toc = ["/b/one", "/b/two", "/b/three", "/b/four"]
+    typical = {"/b/two": 80.0, "/b/three": 10.0}
+    # nothing ran yet: the typical times decide, chapters without one go last, the table read backwards
+    assert execute_chapters.execution_order(toc, toc, {}, typical) == ["/b/two", "/b/three", "/b/four", "/b/one"]
+    # after a build, this machine's own times win over the typical ones
+    assert execute_chapters.execution_order(toc, toc, {"/b/three": 95.0, "/b/one": 1.0}, typical)[:2] == ["/b/three", "/b/two"]
+
+
+def test_the_typical_times_name_chapters_of_the_table_of_contents() -> None:
+    typical = execute_chapters.typical_seconds(REPO)
+    toc = {str(path.resolve()) for path in execute_chapters.toc_notebooks(REPO)}
+    assert typical and set(typical) <= toc, sorted(set(typical) - toc)
+

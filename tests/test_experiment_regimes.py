@@ -6,6 +6,7 @@ files to it and check that it can say no."""
 from __future__ import annotations
 
 import copy
+import importlib
 
 import pytest
 
@@ -39,6 +40,15 @@ def test_an_applied_regime_is_what_was_stored_and_what_the_table_says(name):
     stored = {**results["settings"], "epochs": results["epochs"], "seeds": results["seeds"]}
     for key, value in regime["settings"].items():
         assert stored.get(key) == value, (key, stored.get(key), value)
+
+
+@pytest.mark.parametrize("name", APPLIED)
+def test_a_plain_medium_run_reproduces_the_stored_regime_run(name):
+    # `python -m course_lib.experiments NAME --scale medium` must train what the stored file holds, so the
+    # module's own medium settings are the regime's once its regime run is stored.
+    module = importlib.import_module(f"course_lib.experiments.{name}")
+    assert regimes.matches(regimes.target(name, "medium"), module.SETTINGS["medium"]), (
+        f"{name}.SETTINGS['medium'] is not the regime its stored file was run in: make it the regime's")
 
 
 @pytest.mark.parametrize("name", APPLIED)

@@ -94,11 +94,13 @@ def run_one(name: str, scale: str, *, argv: list[str], out: str | None = None, r
     if section is not None:
         results["measured_cost"] = section
     extra = {"threads": torch.get_num_threads(), "trainer_defaults": dict(_training.TRAINER_DEFAULTS)}
+    loaded = ""
     if run_store is not None:
+        stored_before, trained_now = run_store.counts()
         extra.update(runs_dir=os.path.relpath(run_store.directory, store.REPO),
-                     runs_loaded=len(run_store.loaded), runs_trained=len(run_store.trained))
+                     runs_loaded=stored_before, runs_trained=trained_now)
+        loaded = f"; {stored_before} runs were stored already, {trained_now} trained now"
     path = store.save(name, scale, results, started=started, argv=argv, out=out, commit=commit, extra=extra)
-    loaded = f"; {len(run_store.loaded)} runs were stored already, {len(run_store.trained)} trained now" if run_store else ""
     print(f"{name} ({scale}): {time.time() - started:.0f} s{loaded}; results in {path}", flush=True)
     return str(path)
 

@@ -26,8 +26,10 @@ SETTINGS = Settings({
                  arms=("baseline", "width x2")),
     "fast": dict(width=8, train=600, val=500, test=500, epochs=2, batch=64, lr=0.05, seeds=(0, 1, 2),
                  arms=("baseline", "no augmentation", "Adam", "no BatchNorm")),
-    "medium": dict(width=8, train=2_000, val=1_000, test=2_000, epochs=3, batch=64, lr=0.05, seeds=(0, 1, 2),
-                   arms=None),
+    # the regime of regimes.TARGETS["lab"]["medium"]: 5,000 training images for 20 epochs, where the network
+    # without augmentation fits its training set (stored: book/results/lab-medium.json, 45 runs)
+    "medium": dict(width=8, train=5_000, val=5_000, test=10_000, epochs=20, batch=64, lr=0.05,
+                   seeds=[0, 1, 2, 3, 4], arms=None),
     "full": dict(width=64, train=None, val=5_000, test=None, epochs=30, batch=128, lr=0.1, seeds=(0, 1, 2),
                  arms=None),
 })
@@ -47,23 +49,29 @@ CHANGES: dict[str, dict[str, Any]] = {
 }
 
 
-def configuration(scale: str, arm: str) -> dict[str, Any]:
-    """The recipe with one arm's change applied (learning rate from the scale unless the arm sets its own)."""
-    s = SETTINGS[scale]
+def configuration(scale: str, arm: str, settings: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The recipe with one arm's change applied (learning rate from the scale unless the arm sets its own).
+
+    `settings` are the scale's settings of the experiment that runs the recipe (default: the lab's own)."""
+    s = settings or SETTINGS[scale]
     return {**RECIPE, "lr": s["lr"], **CHANGES.get(arm, {})}
 
 
+def _splits(scale: str, s: dict[str, Any], side: int, augment: bool):
+    """The fixed train/validation/test split of settings `s` at `side` pixels (built once per process)."""
+    return _cached_splits(scale, s["batch"], s["val"], s["train"], s["test"], side, augment)
+
+
 @lru_cache(maxsize=None)
-def _splits(scale: str, side: int, augment: bool):
-    s = SETTINGS[scale]
-    return split_loaders("fashion_mnist", batch_size=s["batch"], val_size=s["val"], train_subset=s["train"],
-                         test_subset=s["test"], resize=side, channels=3,
+def _cached_splits(scale: str, batch: int, val: int, train: int | None, test: int | None, side: int, augment: bool):
+    return split_loaders("fashion_mnist", batch_size=batch, val_size=val, train_subset=train,
+                         test_subset=test, resize=side, channels=3,
                          augment=BatchCropFlip(side, padding=side // 8) if augment else None, seed=0,
                          device=device_for_scale(scale))
 
 
-def _width(scale: str, config: dict[str, Any]) -> int:
-    return max(1, round(SETTINGS[scale]["width"] * config["width_factor"]))
+def _width(s: dict[str, Any], config: dict[str, Any]) -> int:
+    return max(1, round(s["width"] * config["width_factor"]))
 
 
 # oneDNN's AVX-512 kernel for the weight gradient of a 1×1 stride-2 convolution with 8 input channels on a
@@ -79,13 +87,13 @@ def _layout(side: int) -> dict[str, Any]:
     return {} if side <= CHANNELS_LAST_UP_TO_SIDE else {"channels_last": False}
 
 
-def _run_one(scale: str, task: tuple[str, dict[str, Any], int]) -> list[dict[str, Any]]:
-    """One named configuration, one seed."""
+def _run_one(scale: str, s: dict[str, Any], task: tuple[str, dict[str, Any], int]) -> list[dict[str, Any]]:
+    """One named configuration, one seed, at settings `s`."""
     name, config, seed = task
-    s, splits = SETTINGS[scale], _splits(scale, config["resolution"], config["augment"])
+    splits = _splits(scale, s, config["resolution"], config["augment"])
     train_eval = TensorBatchLoader(splits.train.images, splits.train.targets, 2 * s["batch"],
                                    transform=splits.val.transform, device=splits.train.device)  # not augmented
-    width = _width(scale, config)
+    width = _width(s, config)
     return run_arm(
         lambda: resnet18_cifar(num_classes=10, in_channels=3, width=width, batch_norm=config["batch_norm"]),
         splits.train, splits.val, seeds=[seed], epochs=s["epochs"], test_loader=splits.test,
@@ -94,16 +102,18 @@ def _run_one(scale: str, task: tuple[str, dict[str, Any], int]) -> list[dict[str
         **_layout(config["resolution"]))
 
 
-def run_configurations(scale: str, arms: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """Train each named configuration over the scale's seeds on one fixed train/validation/test split."""
-    s = SETTINGS[scale]
+def run_configurations(scale: str, arms: dict[str, dict[str, Any]],
+                       settings: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Train each named configuration over the seeds of `settings` (default: the lab's at `scale`) on one fixed
+    train/validation/test split."""
+    s = settings or SETTINGS[scale]
     tasks = [(name, config, seed) for name, config in arms.items() for seed in s["seeds"]]
-    done = parallel_map(partial(_run_one, scale), tasks)
+    done = parallel_map(partial(_run_one, scale, s), tasks)
     results: dict[str, list] = {}
     for (name, _, _), runs in zip(tasks, done):
         results.setdefault(name, []).extend(runs)
-    configurations = {name: {**config, "width": _width(scale, config)} for name, config in arms.items()}
-    any_split = _splits(scale, 32, True)
+    configurations = {name: {**config, "width": _width(s, config)} for name, config in arms.items()}
+    any_split = _splits(scale, s, 32, True)
     return {
         "data": f"Fashion-MNIST as 3x32x32 (no CIFAR-10 offline): {any_split.train.num_samples:,} training images, "
                 f"validation {any_split.val.num_samples:,} held out of the training split, test "
@@ -128,13 +138,15 @@ COST_NOTES: dict[str, str] = {
 }
 
 
-def cost_configs(scale: str, arms=COST_ARMS, reference: str = "baseline", side: int = 32) -> tuple[str, dict]:
+def cost_configs(scale: str, arms=COST_ARMS, reference: str = "baseline", side: int = 32,
+                 settings: dict[str, Any] | None = None) -> tuple[str, dict]:
     """(reference, {arm: (make_model, a real training batch, its labels)}) for `cost.section`."""
-    x, y = next(iter(_splits(scale, side, True).train))
+    s = settings or SETTINGS[scale]
+    x, y = next(iter(_splits(scale, s, side, True).train))
     configs = {}
     for name in arms:
-        config = configuration(scale, name)
-        configs[name] = (partial(resnet18_cifar, num_classes=10, in_channels=3, width=_width(scale, config),
+        config = configuration(scale, name, s)
+        configs[name] = (partial(resnet18_cifar, num_classes=10, in_channels=3, width=_width(s, config),
                                  batch_norm=config["batch_norm"]), x, y)
     return reference, configs
 

@@ -56,6 +56,16 @@ class RunStore:
         self.commit = commit or store.current_commit()
         self.loaded: list[str] = []
         self.trained: list[str] = []
+        self._at_open = self._stored_names()
+
+    def _stored_names(self) -> set[str]:
+        return {p.name for p in self.directory.glob("*.json")} if self.directory.is_dir() else set()
+
+    def counts(self) -> tuple[int, int]:
+        """(runs stored before this store was opened, runs written since), read from the folder, so that runs
+        trained in worker processes (COURSE_EXPERIMENT_JOBS) count too."""
+        now = self._stored_names()
+        return len(self._at_open | set(self.loaded)), len((now - self._at_open) | set(self.trained))
 
     def path(self, arm: str, seed: int) -> Path:
         return self.directory / f"{slug(arm)}--seed{seed}.json"
@@ -105,6 +115,7 @@ def import_combined(stored: dict[str, Any], run_store: RunStore, source: str) ->
             run_store.put(arm, record["seed"], {**record, "provenance": run_prov})
             written += 1
     run_store.trained.clear()
+    run_store._at_open = run_store._stored_names()  # imported runs count as stored already, not as trained
     return written
 
 

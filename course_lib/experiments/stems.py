@@ -7,14 +7,14 @@ CIFAR-10), a training subset and a validation set held out of the training split
 
 from __future__ import annotations
 
-from functools import partial
+from functools import lru_cache, partial
 from typing import Any
 
 from course_lib.data import split_loaders
 from course_lib.device import device_for_scale
 from course_lib.experiments._scales import Settings
 from course_lib.experiments import cost, stats
-from course_lib.experiments._training import column, run_arm
+from course_lib.experiments._training import column, parallel_map, run_arm
 from course_lib.models.variants import STEMS, resnet18_stem
 
 SETTINGS = Settings({
@@ -31,14 +31,29 @@ LABELS = {
 OPTIMIZER = dict(optimizer="sgd", lr=0.05, momentum=0.9, weight_decay=5e-4)
 
 
+@lru_cache(maxsize=None)
+def _splits(scale: str, train: int | None, val: int):
+    return split_loaders("fashion_mnist", batch_size=128, val_size=val, train_subset=train, resize=32,
+                         channels=3, seed=0, device=device_for_scale(scale))
+
+
+def _run_one(scale: str, s: dict[str, Any], task: tuple[str, int]) -> list[dict[str, Any]]:
+    """One stem, one seed, at settings `s` (a module-level function, so that worker processes can run it)."""
+    stem, seed = task
+    splits = _splits(scale, s["train"], s["val"])
+    return run_arm(partial(resnet18_stem, stem, width=s["width"]), splits.train, splits.val, seeds=[seed],
+                   epochs=s["epochs"], train_eval_loader=splits.train, arm=LABELS[stem], **OPTIMIZER)
+
+
 def run(scale: str) -> dict[str, Any]:
-    """Each stem, every seed: validation accuracy per epoch, seconds, parameters."""
+    """Each stem, every seed: validation accuracy per epoch, seconds, parameters.
+    COURSE_EXPERIMENT_JOBS=N trains N runs at a time in separate processes (the same numbers, less wall time)."""
     s = SETTINGS[scale]
-    splits = split_loaders("fashion_mnist", batch_size=128, val_size=s["val"], train_subset=s["train"], resize=32,
-                           channels=3, seed=0, device=device_for_scale(scale))
-    arms = {LABELS[stem]: run_arm(lambda: resnet18_stem(stem, width=s["width"]), splits.train, splits.val,
-                                  seeds=s["seeds"], epochs=s["epochs"], train_eval_loader=splits.train, arm=LABELS[stem], **OPTIMIZER)
-            for stem in STEMS}
+    splits = _splits(scale, s["train"], s["val"])
+    tasks = [(stem, seed) for stem in STEMS for seed in s["seeds"]]
+    arms: dict[str, list] = {LABELS[stem]: [] for stem in STEMS}
+    for (stem, _), runs in zip(tasks, parallel_map(partial(_run_one, scale, dict(s)), tasks)):
+        arms[LABELS[stem]].extend(runs)
     return {
         "data": f"Fashion-MNIST as 3x32x32, {splits.train.num_samples:,} training images, validation "
                 f"{splits.val.num_samples:,} held out of the training split",
