@@ -30,6 +30,12 @@ LEARNING_RATES = (0.01, 0.05, 0.25)
 VARIANTS = ("no BN", "no BN, He-init head", "BN", "BN, He-init head")
 HE_HEAD = ("no BN, He-init head", "BN, He-init head")
 CHANCE = 0.1
+# The comparisons of final accuracy at the largest rate, with the (A, B) variants each compares: where every
+# seed of both failed, the sentence says so instead of comparing two runs at chance (`both_failed`).
+LARGE_RATE_PAIRS: dict[str, tuple[str, str]] = {
+    f"larger rates: final at lr {LEARNING_RATES[-1]}, both with VGG's N(0, 0.01²) head": ("BN", "no BN"),
+    f"larger rates: final at lr {LEARNING_RATES[-1]}, both with a He-initialized head": HE_HEAD[::-1],
+}
 
 
 def small_vgg(variant: str):
@@ -92,6 +98,7 @@ def verdicts(results: dict[str, Any]) -> dict[str, stats.Comparison]:
 
     top = LEARNING_RATES[-1]
     fair, bn_he = HE_HEAD
+    large_rates = {key: stats.compare(a, acc(a, top), b, acc(b, top)) for key, (a, b) in LARGE_RATE_PAIRS.items()}
     return {
         "BN vs no BN, both with VGG's N(0, 0.01²) head, after one epoch at lr 0.05": stats.compare(
             "BN", acc("BN", 0.05, 0), "no BN", acc("no BN", 0.05, 0)),
@@ -101,10 +108,7 @@ def verdicts(results: dict[str, Any]) -> dict[str, stats.Comparison]:
             fair, acc(fair, 0.05, 0), "no BN", acc("no BN", 0.05, 0)),
         "head initialization with BN, after one epoch at lr 0.05": stats.compare(
             bn_he, acc(bn_he, 0.05, 0), "BN", acc("BN", 0.05, 0)),
-        f"larger rates: final at lr {top}, both with VGG's N(0, 0.01²) head": stats.compare(
-            "BN", acc("BN", top), "no BN", acc("no BN", top)),
-        f"larger rates: final at lr {top}, both with a He-initialized head": stats.compare(
-            bn_he, acc(bn_he, top), fair, acc(fair, top)),
+        **large_rates,
         "overfitting: train-validation gap at lr 0.05, both with a He-initialized head": stats.compare(
             bn_he, gap(bn_he, 0.05), fair, gap(fair, 0.05)),
     }
@@ -113,11 +117,10 @@ def verdicts(results: dict[str, Any]) -> dict[str, stats.Comparison]:
 def both_failed(results: dict[str, Any], key: str) -> tuple[str, str] | None:
     """The two arms of a final-accuracy comparison when every seed of both failed (None otherwise): a
     difference between two runs at chance is no evidence, so its sentence says that instead."""
-    if not key.startswith("larger rates"):
+    pair = LARGE_RATE_PAIRS.get(key)
+    if pair is None:
         return None
-    top = LEARNING_RATES[-1]
-    pair = HE_HEAD[::-1] if "He-initialized" in key else ("BN", "no BN")
-    arms = [results["arms"][arm_name(variant, top)] for variant in pair]
+    arms = [results["arms"][arm_name(variant, LEARNING_RATES[-1])] for variant in pair]
     return pair if all(failed(r) for runs in arms for r in runs) else None
 
 
