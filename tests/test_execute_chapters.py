@@ -110,4 +110,3 @@ def test_the_typical_times_name_chapters_of_the_table_of_contents() -> None:
     typical = execute_chapters.typical_seconds(REPO)
     toc = {str(path.resolve()) for path in execute_chapters.toc_notebooks(REPO)}
     assert typical and set(typical) <= toc, sorted(set(typical) - toc)
-

@@ -13,8 +13,8 @@ from course_lib.experiments._scales import Settings
 from course_lib.experiments._training import column
 
 ARMS = {"input 32x32": {"resolution": 32}, "input 80x80": {"resolution": 80}}
-# The lab's recipe at settings of its own: an 80×80 run costs about 7 times a 32×32 one (about 1,800 CPU-s per
-# run in the regime), so its regime (regimes.TARGETS["resolution"]["medium"]) is smaller than the lab's. The
+# The lab's recipe at settings of its own: an 80×80 run costs about 7 times a 32×32 one (about 1,800 CPU-s each
+# in the regime), so its regime (regimes.TARGETS["resolution"]["medium"]) is smaller than the lab's. The
 # stored book/results/resolution-medium.json was run with the medium settings below; the regime run is being
 # completed over sessions in runs/resolution-medium-regime/ (`resolution --scale medium --regime`).
 SETTINGS = Settings({

@@ -64,8 +64,7 @@ class RunStore:
     def counts(self) -> tuple[int, int]:
         """(runs stored before this store was opened, runs written since), read from the folder, so that runs
         trained in worker processes (COURSE_EXPERIMENT_JOBS) count too."""
-        now = self._stored_names()
-        return len(self._at_open | set(self.loaded)), len((now - self._at_open) | set(self.trained))
+        return len(self._at_open), len(self._stored_names() - self._at_open)
 
     def path(self, arm: str, seed: int) -> Path:
         return self.directory / f"{slug(arm)}--seed{seed}.json"

@@ -53,7 +53,7 @@ def run(scale: str) -> dict[str, Any]:
     splits = _splits(scale, s["train"], s["val"])
     tasks = [(stem, seed) for stem in STEMS for seed in s["seeds"]]
     arms: dict[str, list] = {LABELS[stem]: [] for stem in STEMS}
-    for (stem, _), runs in zip(tasks, parallel_map(partial(_run_one, scale, dict(s)), tasks)):
+    for (stem, _), runs in zip(tasks, parallel_map(partial(_run_one, scale, s), tasks)):
         arms[LABELS[stem]].extend(runs)
     return {
         "data": f"Fashion-MNIST as 3x32x32, {splits.train.num_samples:,} training images, validation "
