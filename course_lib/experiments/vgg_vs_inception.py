@@ -6,15 +6,18 @@ class-balanced subset for the same number of epochs and batches, and are tested 
 and multiply-adds; ``verdict`` writes the chapter's sentence from them, ``cost_sentence`` the size and
 compute comparison. Chapter 5 trains the VGG arm live, chapter 6 both arms.
 
-Scales: ``fast`` is the chapters' live run (2,048 images, 2 epochs); ``medium`` (stored in book/results) uses
-8,192 images for 3 epochs on a CPU; ``full`` (``COURSE_FULL=1`` or ``--scale full``, meant for a GPU) uses all
-60,000 + 10,000 images for 15 epochs from five seeds.
+Scales: ``fast`` is the chapters' live run (2,048 images, 2 epochs, 3 seeds); ``medium`` (stored in book/results)
+is the comparison's regime on a CPU: 30,000 training images for 10 epochs, tested on all 10,000 test images, from
+five seeds; ``full`` (``COURSE_FULL=1`` or ``--scale full``, meant for a GPU) uses all 60,000 + 10,000 images for
+15 epochs from five seeds. Each (net, seed) run is stored as it finishes (`runs.RunStore`), so the command line
+resumes where it stopped, and the runs train in $COURSE_EXPERIMENT_JOBS worker processes.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from functools import lru_cache, partial
 from typing import Any
 
 import torch
@@ -23,8 +26,9 @@ from torch import nn
 from course_lib.data import dataset_source, get_loaders
 from course_lib.device import device_for_scale
 from course_lib.experiments._scales import Settings
+from course_lib.experiments import runs as runs_store
 from course_lib.experiments import stats
-from course_lib.experiments._training import TRAINER_DEFAULTS
+from course_lib.experiments._training import TRAINER_DEFAULTS, parallel_map
 from course_lib.models.small import reduced_vgg11, small_googlenet
 from course_lib.settings import chapter_scale
 from course_lib.summary import summarize
@@ -32,11 +36,10 @@ from course_lib.train import Trainer
 
 ARCHS: dict[str, Callable[[], nn.Module]] = {"VGG": reduced_vgg11, "GoogLeNet": small_googlenet}
 ARCH_LABELS = {"VGG": "the reduced VGG-11", "GoogLeNet": "the small GoogLeNet"}
-RESUMABLE = False  # trains in its own loop, not through run_arm: a rerun trains every run again
 SETTINGS = Settings({
     # images per split, epochs, batch size, seeds
     "fast": {"train": 2048, "test": 1000, "epochs": 2, "batch_size": 64, "seeds": [0, 1, 2]},
-    "medium": {"train": 8192, "test": 2000, "epochs": 3, "batch_size": 64, "seeds": [0, 1, 2]},
+    "medium": {"train": 30_000, "test": 10_000, "epochs": 10, "batch_size": 64, "seeds": [0, 1, 2, 3, 4]},
     "full": {"train": None, "test": None, "epochs": 15, "batch_size": 128, "seeds": [0, 1, 2, 3, 4]},
 })
 IMAGE_SIZE = 32
@@ -50,8 +53,13 @@ def scale_for_chapter() -> str:
 def loaders(scale: str) -> tuple[Any, Any]:
     """The shared train and test loaders of ``scale``: Fashion-MNIST at 32×32, one channel, subsets fixed by seed 0."""
     s = SETTINGS[scale]
-    return get_loaders("fashion_mnist", batch_size=s["batch_size"], resize=IMAGE_SIZE, train_subset=s["train"],
-                       test_subset=s["test"], seed=0, device=device_for_scale(scale))
+    return _cached_loaders(scale, s["batch_size"], s["train"], s["test"])
+
+
+@lru_cache(maxsize=None)
+def _cached_loaders(scale: str, batch_size: int, train: int | None, test: int | None) -> tuple[Any, Any]:
+    return get_loaders("fashion_mnist", batch_size=batch_size, resize=IMAGE_SIZE, train_subset=train,
+                       test_subset=test, seed=0, device=device_for_scale(scale))
 
 
 def describe(scale: str, train: Any, test: Any) -> str:
@@ -70,20 +78,38 @@ def cost(arch: str) -> dict[str, int]:
 
 
 def train_one(arch: str, seed: int, scale: str, data: tuple[Any, Any]) -> dict[str, Any]:
-    """Train ``arch`` from ``seed`` at ``scale`` on ``data``; test accuracy per epoch (percent) and seconds."""
+    """Train ``arch`` from ``seed`` at ``scale`` on ``data``; test accuracy per epoch (percent) and seconds.
+
+    While a `runs.RunStore` is active (the command line opens one), a run already stored is loaded instead of
+    trained, and a run trained is written the moment it ends, with its provenance (CPU seconds included)."""
+    run_store = runs_store.active()
+    if run_store is not None and (stored := run_store.get(arch, seed)) is not None:
+        return stored
+    meter = runs_store.Meter(run_store.commit if run_store else None)
     torch.manual_seed(seed)
     model = ARCHS[arch]()
     trainer = Trainer(model, optimizer="adam", lr=1e-3, seed=seed, progress=False,
                       device=device_for_scale(scale), **TRAINER_DEFAULTS)
     started = time.perf_counter()
     history = trainer.fit(data[0], data[1], epochs=SETTINGS[scale]["epochs"])
-    return {
+    record = {
         "seed": seed,
         "test_acc": [round(100 * a, 2) for a in history.test_acc],
         "train_loss": [round(v, 4) for v in history.train_loss],
         "final_test_acc": round(100 * history.test_acc[-1], 2),
         "seconds": round(time.perf_counter() - started, 1),
     }
+    record["provenance"] = meter.provenance()
+    record["cpu_seconds"] = record["provenance"]["cpu_seconds"]
+    if run_store is not None:
+        run_store.put(arch, seed, record)
+    return record
+
+
+def _train_key(scale: str, key: tuple[str, int]) -> dict[str, Any]:
+    """One (arch, seed) run on the scale's shared loaders (module level, so worker processes can run it)."""
+    arch, seed = key
+    return train_one(arch, seed, scale, loaders(scale))
 
 
 def run(scale: str, archs: Sequence[str] = tuple(ARCHS)) -> dict[str, Any]:
@@ -93,15 +119,18 @@ def run(scale: str, archs: Sequence[str] = tuple(ARCHS)) -> dict[str, Any]:
     unknown = [a for a in archs if a not in ARCHS]
     if unknown:
         raise ValueError(f"unknown architectures {unknown}; choose from {list(ARCHS)}")
-    data = loaders(scale)
+    data = loaders(scale)  # built before the workers fork, which then share it
     setting = SETTINGS[scale]
+    keys = [(arch, seed) for arch in archs for seed in setting["seeds"]]
+    records = dict(zip(keys, parallel_map(partial(_train_key, scale), keys)))
     return {
         "data": describe(scale, *data),
+        "settings": {key: value for key, value in setting.items() if key != "seeds"},
         "epochs": setting["epochs"],
         "batch_size": setting["batch_size"],
         "seeds": setting["seeds"],
         "cost": {arch: cost(arch) for arch in archs},
-        "runs": {arch: [train_one(arch, seed, scale, data) for seed in setting["seeds"]] for arch in archs},
+        "runs": {arch: [records[(arch, seed)] for seed in setting["seeds"]] for arch in archs},
     }
 
 
