@@ -106,6 +106,13 @@ def _mark_slow_kinds(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.browser)
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """CPU seconds per test file, printed at the end of the run (tests/helpers/cpu_report.py)."""
+    from helpers import cpu_report
+
+    cpu_report.register(config)
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Marks the slow kinds of test (SLOW_FILES); under `--dist loadgroup`, a test without an
