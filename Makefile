@@ -35,13 +35,11 @@ help:
 	@echo "make lint       ruff check (settings in pyproject.toml)"
 	@echo "make clean      remove build outputs (keeps .venv)"
 
-# The virtual environment is rebuilt only when the pins or the package metadata change.
-$(STAMP): requirements.txt pyproject.toml
+# The virtual environment is rebuilt only when the pins, the package metadata or the installer change.
+$(STAMP): requirements.txt pyproject.toml scripts/install_python.sh
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	@echo "setup: installing the pinned stack into $(VENV) (a few minutes the first time)"
-	@$(BIN)/python -m pip install -q -r requirements.txt 2>&1 | { grep -v "is ignored: it is neither" || true; }
-	@$(BIN)/python -m pip install -q --no-deps --no-build-isolation -e . 2>&1 | { grep -v "is ignored: it is neither" || true; }
-	@$(BIN)/python -m pip check
+	@echo "setup: installing the pinned stack into $(VENV) (about a minute the first time)"
+	@scripts/install_python.sh $(BIN)/python
 	@touch $@
 
 $(SYSTEM_STAMP): scripts/setup_system.sh | $(STAMP)
