@@ -69,7 +69,8 @@ def save(name: str, scale: str, results: dict[str, Any], *, started: float, argv
     path = Path(out) if out else path_for(name, scale)
     path.parent.mkdir(parents=True, exist_ok=True)
     prov = {**provenance(started, argv, commit), **(extra or {})}
-    records = [r for arm in (results.get("arms") or {}).values() for r in arm if isinstance(r, dict)]
+    per_arm = results.get("arms") or results.get("runs") or {}  # vgg_vs_inception keeps its records under "runs"
+    records = [r for arm in per_arm.values() if isinstance(arm, list) for r in arm if isinstance(r, dict)]
     per_run = [r["provenance"] for r in records if "provenance" in r]
     if per_run:
         prov["run_commits"] = sorted({p["commit"] for p in per_run})
