@@ -8,6 +8,7 @@ from helpers import experiment_checks as check
 from course_lib.experiments import degradation, stems
 
 NOTEBOOK = "09_resnet.ipynb"
+NUMBER_WORDS = ["no", "one", "two", "three", "four", "five", "six", "seven"]
 
 
 def _loss(results, name):
@@ -54,3 +55,14 @@ def test_chapter_9_prints_the_computed_verdicts_and_types_none():
                                       "one of them dominates the sum"])
     check.outputs_stripped(NOTEBOOK)
     check.figures_have_alt_text(NOTEBOOK)
+
+
+def test_chapter_9_describes_the_stored_run_with_its_own_numbers():
+    results, medium = check.complete("degradation"), degradation.SETTINGS["medium"]
+    assert results["epochs"] == medium["epochs"] and results["settings"]["train"] == medium["train"]
+    assert results["settings"]["schedule"] == medium["schedule"] == "cosine"
+    steps = medium["epochs"] * -(-medium["train"] // medium["batch"])
+    text = " ".join(" ".join(check.source(c) for c in check.cells(NOTEBOOK) if c["cell_type"] == "markdown").split())
+    for words in (f"{medium['train']:,} training images read {medium['epochs']} times", f"about {round(steps, -2):,} steps",
+                  "annealed from 0.05 to zero by a cosine", f"{NUMBER_WORDS[len(medium['seeds'])]} stored"):
+        assert words in text, words

@@ -23,7 +23,7 @@ from course_lib.train import cosine
 # rate still at 0.05 (the first stored run, 4,000 images for 6 epochs at a constant rate, ended at 70-82 %).
 SETTINGS = Settings({
     "fast": dict(depths=(1, 5), width=8, train=600, val=300, epochs=3, batch=32, seeds=(0, 1, 2), schedule="constant"),
-    "medium": dict(depths=(1, 5), width=8, train=10_000, val=5_000, epochs=12, batch=64, seeds=[0, 1, 2],
+    "medium": dict(depths=(1, 5), width=8, train=10_000, val=5_000, epochs=12, batch=64, seeds=[0, 1, 2, 3, 4],
                    schedule="cosine"),
     "full": dict(depths=(3, 9), width=16, train=None, val=5_000, epochs=40, batch=128, seeds=(0, 1, 2),
                  schedule="cosine"),
