@@ -20,7 +20,7 @@ ARMS = {"input 32x32": {"resolution": 32}, "input 80x80": {"resolution": 80}}
 SETTINGS = Settings({
     "tiny": dict(lab.SETTINGS["tiny"]),
     "fast": dict(lab.SETTINGS["fast"]),
-    "medium": dict(width=8, train=20_000, val=5_000, test=10_000, epochs=5, batch=64, lr=0.05, seeds=[0, 1, 2],
+    "medium": dict(width=8, train=20_000, val=5_000, test=10_000, epochs=5, batch=64, lr=0.05, seeds=[0, 1, 2, 3, 4],
                    arms=None),
     "full": dict(lab.SETTINGS["full"]),
 })
