@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from course_lib.experiments import _scales, available, regimes
+from course_lib.experiments import _scales, available, regimes, store
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -35,8 +35,7 @@ def test_every_experiment_runs_and_stores_provenance_and_its_regime(tiny):
         assert stored["provenance"]["threads"] == 1
         module = importlib.import_module(f"course_lib.experiments.{name}")
         if getattr(module, "RESUMABLE", True):
-            per_arm = stored["results"].get("arms") or stored["results"]["runs"]  # vgg_vs_inception: "runs"
-            records = [r for runs in per_arm.values() for r in runs]
+            records = [r for runs in store.per_arm(stored["results"]).values() for r in runs]
             assert records and all(r["provenance"]["cpu_seconds"] > 0 for r in records)
             assert stored["provenance"]["runs_trained"] == len(records)
 

@@ -12,12 +12,15 @@ writes the entry, with its reference, into the results file (``results["regime"]
 what its baseline should be compared with. Once an experiment's regime runs are complete, its "medium"
 settings become the regime's, and its stored medium file is the regime run: so far every experiment but the
 notes' MNIST replication, whose stored file predates this table (its regime sets nothing: it already runs the
-notes' 4,690 steps on the 8,337 training digits the machine has, and its sentence says so). ``tests/test_experiment_regimes.py`` holds every stored file that says its regime was applied to it.
+notes' 4,690 steps on the 8,337 training digits the machine has, and its sentence says so).
+``tests/test_experiment_regimes.py`` holds every stored file that says its regime was applied to it.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from course_lib.experiments import store
 
 FASHION_BENCHMARK = ("Fashion-MNIST benchmark table, github.com/zalandoresearch/fashion-mnist README "
                      "(submitted results, not re-tested by the maintainers)")
@@ -81,8 +84,7 @@ TARGETS: dict[str, dict[str, dict[str, Any]]] = {
                                "note": "the lesson is the training loss of deep plain nets, so what must be near the "
                                        "reference is the deep net the lesson recommends (the residual 32-layer net at "
                                        "width 8, 0.12 M parameters, the size of the table's small CNNs); a 32-layer net "
-                                       "at width 8 "
-                                       "costs about 5 times an 8-layer one, so 10,000 images are read 12 times "
+                                       "at width 8 costs about 5 times an 8-layer one, so 10,000 images are read 12 times "
                                        "(1,900 steps), with the rate annealed by a cosine, from 5 seeds (with 3, the "
                                        "plain nets' deep-vs-shallow gap was within twice its noise)"},
                     "full": {"settings": dict(train=None, val=5_000, epochs=40), "lesson": ACCURACY,
@@ -121,7 +123,7 @@ def assess(results: dict[str, Any]) -> dict[str, Any] | None:
     """How a stored run's baseline compares with its regime's promise: accuracy, gap, reference, and whether it
     is in the regime (None when the results carry no regime or no baseline arm is configured)."""
     regime = results.get("regime")
-    arms = results.get("arms", results.get("runs", {}))
+    arms = store.per_arm(results)
     if not regime or "baseline" not in regime or regime["baseline"] not in arms:
         return None
     val, train = _accuracies(arms[regime["baseline"]])
