@@ -70,13 +70,10 @@ def run_one(name: str, scale: str, *, argv: list[str], out: str | None = None, r
     module = _module(name, scale)
     started, commit = time.time(), store.current_commit()
     entry = regimes.apply(module, name, scale) if regime else regimes.target(name, scale)
-    resumable = getattr(module, "RESUMABLE", True)
     folder = runs_dir or runs.default_dir(name, f"{scale}-regime" if regime else scale, out)
     settings = module.SETTINGS[scale] if hasattr(module, "SETTINGS") else None
-    run_store = runs.RunStore(folder, commit=commit, settings=settings) if resumable else None
+    run_store = runs.RunStore(folder, commit=commit, settings=settings)
     if import_stored:
-        if run_store is None:
-            raise SystemExit(f"{name} does not store its runs one by one; --import-stored does not apply")
         source = Path(out) if out else store.path_for(name, scale)
         count = runs.import_combined(json.loads(source.read_text()), run_store,
                                      os.path.relpath(source, store.REPO))
@@ -94,12 +91,10 @@ def run_one(name: str, scale: str, *, argv: list[str], out: str | None = None, r
     if section is not None:
         results["measured_cost"] = section
     extra = {"threads": torch.get_num_threads(), "trainer_defaults": dict(_training.TRAINER_DEFAULTS)}
-    loaded = ""
-    if run_store is not None:
-        stored_before, trained_now = run_store.counts()
-        extra.update(runs_dir=os.path.relpath(run_store.directory, store.REPO),
-                     runs_loaded=stored_before, runs_trained=trained_now)
-        loaded = f"; {stored_before} runs were stored already, {trained_now} trained now"
+    stored_before, trained_now = run_store.counts()
+    extra.update(runs_dir=os.path.relpath(run_store.directory, store.REPO),
+                 runs_loaded=stored_before, runs_trained=trained_now)
+    loaded = f"; {stored_before} runs were stored already, {trained_now} trained now"
     path = store.save(name, scale, results, started=started, argv=argv, out=out, commit=commit, extra=extra)
     print(f"{name} ({scale}): {time.time() - started:.0f} s{loaded}; results in {path}", flush=True)
     return str(path)

@@ -20,6 +20,7 @@ download them).
 from __future__ import annotations
 
 import time
+from functools import lru_cache, partial
 from typing import Any
 
 import torch
@@ -28,8 +29,9 @@ import torch.nn.functional as F
 from course_lib.data import DataUnavailable, dataset_source, get_loaders
 from course_lib.device import device_for_scale
 from course_lib.experiments._scales import Settings
+from course_lib.experiments import runs as run_files
 from course_lib.experiments import stats
-from course_lib.experiments._training import TRAINER_DEFAULTS
+from course_lib.experiments._training import TRAINER_DEFAULTS, parallel_map
 from course_lib.models import ConvNet
 
 NOTES_TEST_ACCURACY = 97.97     # the notes' printed test accuracy after 10 epochs on all of MNIST
@@ -50,7 +52,6 @@ ARM_LABELS = {
     "normalized": "the notes' setting with Normalize",
     "default_init": "PyTorch's default initialisation",
 }
-RESUMABLE = False  # trains in its own loop, not through run_arm: a rerun trains every run again
 SETTINGS = Settings({
     # steps per arm and the seeds; medium and full run the notes' 10 × 469 steps
     "fast": {"steps": {"notes": 520, "normalized": 260, "default_init": 100}, "seeds": [1, 2, 3]},
@@ -137,24 +138,48 @@ def train_arm(arm: str, seed: int, steps: int, loaders: tuple[Any, Any], check_e
     }
 
 
+@lru_cache(maxsize=None)
+def _loaders(normalize: bool, device: str) -> tuple[Any, Any, str]:
+    """`data_loaders`, made once per process for each input form (they are reseeded for every run)."""
+    return data_loaders(normalize, device)
+
+
+def _run(scale: str, key: tuple[str, int]) -> dict[str, Any]:
+    """One (arm, seed) at `scale`: loaded from the active run store when it holds it, else trained and stored
+    there with its provenance (commit, device, threads, wall and CPU seconds, load at start)."""
+    arm, seed = key
+    run_store = run_files.active()
+    if run_store is not None and (stored := run_store.get(arm, seed)) is not None:
+        return stored
+    steps = SETTINGS[scale]["steps"][arm]
+    train, test, _ = _loaders(ARMS[arm][1], str(device_for_scale(scale)))
+    check_every = NOTES_STEPS_PER_EPOCH if steps >= NOTES_STEPS_PER_EPOCH else max(steps // 4, 1)
+    meter = run_files.Meter(run_store.commit if run_store else None)
+    record = train_arm(arm, seed, steps, (train, test), check_every)
+    record["provenance"] = meter.provenance()
+    record["cpu_seconds"] = record["provenance"]["cpu_seconds"]
+    if run_store is not None:
+        run_store.put(arm, seed, record)
+    return record
+
+
 def run(scale: str) -> dict[str, Any]:
-    """Every arm over every seed at ``scale``; JSON-able numbers plus what data and how many steps."""
+    """Every arm over every seed at ``scale``; JSON-able numbers plus what data and how many steps.
+
+    Resumable like the other experiments: under the command line's run store each (arm, seed) is written as
+    it ends and loaded, not trained, by the next call; $COURSE_EXPERIMENT_JOBS runs them in parallel."""
     if scale not in SETTINGS:
         raise ValueError(f"scale must be one of {sorted(SETTINGS)}, got {scale!r}")
     setting = SETTINGS[scale]
-    device = device_for_scale(scale)
+    train, test, name = _loaders(False, str(device_for_scale(scale)))
     results: dict[str, Any] = {"arms": {}, "seeds": setting["seeds"], "steps": setting["steps"],
                                "batch_size": 128, "lr": 0.05, "optimizer": "SGD, no momentum",
-                               "log_every": LOG_EVERY, "plateau_loss": PLATEAU_LOSS, "plateau_window": PLATEAU_WINDOW}
-    for arm, (_, normalize) in ARMS.items():
-        train, test, name = data_loaders(normalize, device)
-        results["data"] = describe_data(name, train, test)
-        results["dataset"] = name
-        results["steps_per_epoch"] = len(train)
-        results["n_train"], results["n_test"] = train.num_samples, test.num_samples
-        steps = setting["steps"][arm]
-        check_every = NOTES_STEPS_PER_EPOCH if steps >= NOTES_STEPS_PER_EPOCH else max(steps // 4, 1)
-        results["arms"][arm] = [train_arm(arm, seed, steps, (train, test), check_every) for seed in setting["seeds"]]
+                               "log_every": LOG_EVERY, "plateau_loss": PLATEAU_LOSS, "plateau_window": PLATEAU_WINDOW,
+                               "data": describe_data(name, train, test), "dataset": name,
+                               "steps_per_epoch": len(train), "n_train": train.num_samples, "n_test": test.num_samples}
+    keys = [(arm, seed) for arm in ARMS for seed in setting["seeds"]]
+    for (arm, _), record in zip(keys, parallel_map(partial(_run, scale), keys)):
+        results["arms"].setdefault(arm, []).append(record)
     return results
 
 
