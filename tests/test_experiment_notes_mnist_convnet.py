@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from course_lib.experiments import notes_mnist_convnet as exp
-from course_lib.experiments import stats, store
+from course_lib.experiments import regimes, stats, store
 
 CHAPTER = Path(__file__).resolve().parents[1] / "book" / "04_lenet.ipynb"
 
@@ -88,9 +88,23 @@ def test_chapter_prints_the_verdicts_instead_of_typing_them() -> None:
     text = _chapter_text()
     for call in ("notes_run.plateau_sentence(live)",
                  "notes_run.plateau_sentence(medium)", "notes_run.replication_sentence(medium)",
-                 'store.load("notes_mnist_convnet", "medium")', "store.provenance_line(stored)"):
+                 'store.load("notes_mnist_convnet", "medium")', "store.provenance_line(stored)",
+                 "regimes.describe(medium)"):
         assert call in text
     assert not re.search(r"\b9[0-9]\.[0-9]+ ?%", text.replace("97.97%", "")), "an accuracy typed into the chapter"
+
+
+def test_stored_run_is_in_its_regime_and_each_run_has_its_own_provenance(stored: dict) -> None:
+    results = stored["results"]
+    seen = regimes.assess(results)
+    assert seen is not None and seen["baseline"] == "notes" and seen["metric"] == "test"
+    finals = [r["final_test_acc"] for r in results["arms"]["notes"]]
+    assert abs(seen["val_acc"] - sum(finals) / len(finals)) < 1e-9
+    assert seen["in_regime"] == (seen["val_acc"] >= exp.NOTES_TEST_ACCURACY - regimes.NEAR_REFERENCE_POINTS)
+    for runs in results["arms"].values():
+        for run in runs:   # the resumable runner's per-run record (commit, CPU seconds, load at start)
+            assert run["provenance"]["cpu_seconds"] > 0 and run["provenance"]["commit"]
+            assert run["cpu_seconds"] == run["provenance"]["cpu_seconds"]
 
 
 def test_plateau_exit_finds_the_first_window_below_the_threshold() -> None:

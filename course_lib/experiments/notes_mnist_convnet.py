@@ -172,7 +172,8 @@ def run(scale: str) -> dict[str, Any]:
         raise ValueError(f"scale must be one of {sorted(SETTINGS)}, got {scale!r}")
     setting = SETTINGS[scale]
     train, test, name = _loaders(False, str(device_for_scale(scale)))
-    results: dict[str, Any] = {"arms": {}, "seeds": setting["seeds"], "steps": setting["steps"],
+    results: dict[str, Any] = {"arms": {}, "settings": {key: value for key, value in setting.items() if key != "seeds"},
+                               "seeds": setting["seeds"], "steps": setting["steps"],
                                "batch_size": 128, "lr": 0.05, "optimizer": "SGD, no momentum",
                                "log_every": LOG_EVERY, "plateau_loss": PLATEAU_LOSS, "plateau_window": PLATEAU_WINDOW,
                                "data": describe_data(name, train, test), "dataset": name,
