@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from course_lib import models
-from course_lib.summary import REFERENCE_MODELS, ModelRow, model_table, summarize
+from course_lib.summary import REFERENCE_MODELS, ModelRow, build_for_timing, model_table, summarize
 
 # Building blocks and helpers in course_lib.models that are not whole networks.
 NOT_NETWORKS = {"conv3x3", "conv1x1", "make_vgg_features", "nin_block"}
@@ -82,3 +82,29 @@ def test_registry_builds_modules() -> None:
     model = build()
     assert isinstance(model, nn.Module) and size == (1, 28, 28)
     assert model(torch.randn(1, *size)).shape == (1, 10)
+
+
+@pytest.mark.parametrize("name", ["vgg11_bn", "resnet18", "googlenet", "LeNet5"])
+def test_build_for_timing_gives_the_same_network_with_usable_random_weights(name: str) -> None:
+    build, image_size = REFERENCE_MODELS[name]
+    real, timed = build(), build_for_timing(name)
+    assert [(n, p.shape) for n, p in real.named_parameters()] == [(n, p.shape) for n, p in timed.named_parameters()]
+    assert [(n, b.shape) for n, b in real.named_buffers()] == [(n, b.shape) for n, b in timed.named_buffers()]
+    for parameter in timed.parameters():
+        if parameter.dim() >= 2:   # random, at the 1/sqrt(fan-in) scale that keeps activations finite
+            fan_in = parameter[0].numel()
+            assert parameter.std().item() == pytest.approx(fan_in ** -0.5, rel=0.1)
+    for module in timed.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            assert torch.equal(module.running_var, torch.ones_like(module.running_var))
+            assert torch.equal(module.weight, torch.ones_like(module.weight))
+    timed.eval()
+    with torch.inference_mode():
+        out = timed(torch.randn(2, *image_size))
+    assert torch.isfinite(out).all() and out.std() > 0
+    assert torch.equal(next(build_for_timing(name).parameters()), next(timed.parameters()))   # seeded
+
+
+def test_build_for_timing_names_the_models_it_knows() -> None:
+    with pytest.raises(ValueError, match="choose from"):
+        build_for_timing("vgg17")
