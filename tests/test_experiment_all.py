@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from course_lib.experiments import _scales, available, regimes, store
+from course_lib.experiments import _scales, available, regimes
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -33,7 +33,7 @@ def test_every_experiment_runs_and_stores_provenance_and_its_regime(tiny):
         stored = json.loads((tiny / f"{name}-tiny.json").read_text())
         assert stored["experiment"] == name and stored["provenance"]["command"].endswith(f"{name} --scale tiny")
         assert stored["provenance"]["threads"] == 1
-        records = [r for runs in store.per_arm(stored["results"]).values() for r in runs]
+        records = [r for runs in stored["results"]["arms"].values() for r in runs]
         assert records and all(r["provenance"]["cpu_seconds"] > 0 for r in records)
         assert stored["provenance"]["runs_trained"] == len(records)
 

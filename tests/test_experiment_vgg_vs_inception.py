@@ -39,10 +39,10 @@ def test_stored_run_has_provenance_and_the_settings_chapter_6_describes(stored: 
                       f"about {round(steps, -2):,} steps", f"all {medium['test']:,} test images",
                       f"{['', 'one', 'two', 'three', 'four', 'five', 'six'][len(medium['seeds'])]} seeds"):
             assert words in text, (chapter, words)
-    records = [r for runs in results["runs"].values() for r in runs]
+    records = [r for runs in results["arms"].values() for r in runs]
     assert all(r["provenance"]["cpu_seconds"] > 0 for r in records), "every stored run carries its CPU seconds"
     for arch in exp.ARCHS:
-        runs = results["runs"][arch]
+        runs = results["arms"][arch]
         assert [r["seed"] for r in runs] == results["seeds"]
         assert all(len(r["test_acc"]) == results["epochs"] and r["final_test_acc"] == r["test_acc"][-1] for r in runs)
 
@@ -60,7 +60,7 @@ def test_verdict_follows_the_seed_noise(stored: dict) -> None:
 
 def test_verdict_changes_when_the_numbers_do() -> None:
     def fake(vgg: list[float], inc: list[float]) -> dict:
-        return {"runs": {"VGG": [{"final_test_acc": v} for v in vgg], "GoogLeNet": [{"final_test_acc": v} for v in inc]}}
+        return {"arms": {"VGG": [{"final_test_acc": v} for v in vgg], "GoogLeNet": [{"final_test_acc": v} for v in inc]}}
 
     assert "within seed noise" in exp.verdict(fake([70.0, 72.0, 71.0], [71.0, 70.5, 72.5]))
     assert exp.verdict(fake([70.0, 70.5, 69.5], [80.0, 80.5, 79.5])).startswith("The small GoogLeNet beats")

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from course_lib.experiments import store
 
 FASHION_BENCHMARK = ("Fashion-MNIST benchmark table, github.com/zalandoresearch/fashion-mnist README "
                      "(submitted results, not re-tested by the maintainers)")
@@ -124,7 +123,7 @@ def assess(results: dict[str, Any]) -> dict[str, Any] | None:
     """How a stored run's baseline compares with its regime's promise: accuracy, gap, reference, and whether it
     is in the regime (None when the results carry no regime or no baseline arm is configured)."""
     regime = results.get("regime")
-    arms = store.per_arm(results)
+    arms = results.get("arms", {})
     if not regime or "baseline" not in regime or regime["baseline"] not in arms:
         return None
     val, train = _accuracies(arms[regime["baseline"]])

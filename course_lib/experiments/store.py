@@ -59,11 +59,6 @@ def path_for(name: str, scale: str) -> Path:
     return RESULTS_DIR / f"{name}-{scale}.json"
 
 
-def per_arm(results: dict[str, Any]) -> dict[str, Any]:
-    """The per-seed records of a results dict by arm: "arms", or "runs" where vgg_vs_inception keeps them."""
-    return results.get("arms") or results.get("runs") or {}
-
-
 def save(name: str, scale: str, results: dict[str, Any], *, started: float, argv: list[str] | None = None,
          out: str | Path | None = None, commit: str | None = None, extra: dict[str, Any] | None = None) -> Path:
     """Write ``results`` (JSON-able: numbers per seed, seeds, epochs, data) with provenance; return the path.
@@ -74,7 +69,7 @@ def save(name: str, scale: str, results: dict[str, Any], *, started: float, argv
     path = Path(out) if out else path_for(name, scale)
     path.parent.mkdir(parents=True, exist_ok=True)
     prov = {**provenance(started, argv, commit), **(extra or {})}
-    records = [r for arm in per_arm(results).values() if isinstance(arm, list) for r in arm if isinstance(r, dict)]
+    records = [r for arm in results.get("arms", {}).values() if isinstance(arm, list) for r in arm if isinstance(r, dict)]
     per_run = [r["provenance"] for r in records if "provenance" in r]
     if per_run:
         prov["run_commits"] = sorted({p["commit"] for p in per_run})

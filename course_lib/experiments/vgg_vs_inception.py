@@ -130,7 +130,7 @@ def run(scale: str, archs: Sequence[str] = tuple(ARCHS)) -> dict[str, Any]:
         "batch_size": setting["batch_size"],
         "seeds": setting["seeds"],
         "cost": {arch: cost(arch) for arch in archs},
-        "runs": {arch: [records[(arch, seed)] for seed in setting["seeds"]] for arch in archs},
+        "arms": {arch: [records[(arch, seed)] for seed in setting["seeds"]] for arch in archs},
     }
 
 
@@ -141,7 +141,7 @@ def run(scale: str, archs: Sequence[str] = tuple(ARCHS)) -> dict[str, Any]:
 
 def finals(results: dict[str, Any], arch: str) -> list[float]:
     """Final test accuracy (percent) of ``arch`` per seed."""
-    return [r["final_test_acc"] for r in results["runs"][arch]]
+    return [r["final_test_acc"] for r in results["arms"][arch]]
 
 
 def verdict(results: dict[str, Any]) -> str:
@@ -174,8 +174,8 @@ def cost_sentence(results: dict[str, Any]) -> str:
         t_vgg, t_inc = (measured["arms"][a]["cpu_ms_per_image"] for a in ("VGG", "GoogLeNet"))
         unit, per = "ms of CPU per training image", "per training image (measured one net at a time)"
     else:
-        t_vgg, _ = stats.mean_sd([r["seconds"] for r in results["runs"]["VGG"]])
-        t_inc, _ = stats.mean_sd([r["seconds"] for r in results["runs"]["GoogLeNet"]])
+        t_vgg, _ = stats.mean_sd([r["seconds"] for r in results["arms"]["VGG"]])
+        t_inc, _ = stats.mean_sd([r["seconds"] for r in results["arms"]["GoogLeNet"]])
         unit, per = "s", "per run here (wall time, on a machine that may be shared)"
     params = vgg["params"] / inc["params"]
     macs = inc["macs"] / vgg["macs"]
