@@ -10,7 +10,8 @@ Runs are resumable (``runs``): each finished (arm, seed) is stored at once under
 skipped by the next call. Cost comparisons come from ``cost`` (CPU time per image, one configuration at a
 time), never from the runs' wall seconds. ``regimes`` says which data size, width and epochs each experiment
 should be run at and which reference accuracy its baseline should approach; ``all --scale full`` runs every
-experiment on a GPU, ``all --scale tiny`` the same code at toy size on a CPU.
+experiment on a GPU, ``all --scale tiny`` the same code at toy size on a CPU; ``--plan`` (``plan``) says what a
+scale would train, and about how long it would take, without training anything.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import importlib
 import pkgutil
 
 SCALES = ("tiny", "fast", "medium", "full")
-_NOT_EXPERIMENTS = {"store", "stats", "runs", "cost"}
+_NOT_EXPERIMENTS = {"store", "stats", "runs", "cost", "plan"}
 
 
 def available() -> list[str]:

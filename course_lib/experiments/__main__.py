@@ -19,7 +19,7 @@ from course_lib.settings import full_mode
 
 import torch
 
-from . import SCALES, _training, available, cost, regimes, runs, store
+from . import SCALES, _training, available, cost, plan, regimes, runs, store
 
 
 THREADS_ENV = "COURSE_EXPERIMENT_THREADS"
@@ -100,6 +100,19 @@ def run_one(name: str, scale: str, *, argv: list[str], out: str | None = None, r
     return str(path)
 
 
+def plan_one(name: str, scale: str, *, out: str | None = None, runs_dir: str | None = None,
+             regime: bool = False) -> list[plan.Planned]:
+    """The runs `run_one` would train (those its runs folder does not hold yet), without training or writing."""
+    module = _module(name, scale)
+    if regime:
+        regimes.apply(module, name, scale)
+    folder = runs_dir or runs.default_dir(name, f"{scale}-regime" if regime else scale, out)
+    run_store = runs.RunStore(folder, settings=module.SETTINGS[scale] if hasattr(module, "SETTINGS") else None)
+    with runs.storing(run_store), plan.planning(name) as planned:
+        module.run(scale)
+    return planned
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m course_lib.experiments", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -118,6 +131,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--regime", action="store_true",
                         help="run in the regime configured in course_lib/experiments/regimes.py (data size, width, "
                              "epochs), with its runs in their own folder")
+    parser.add_argument("--plan", action="store_true",
+                        help="train nothing: list the runs still to train (stored ones are skipped), their images and "
+                             "multiply-adds, and an estimate of the minutes they need at --plan-rate")
+    parser.add_argument("--plan-rate", type=float, default=plan.TARGET_IMAGES_PER_SECOND,
+                        help="training images per second of the lab's baseline (resnet18_cifar width 64, 32x32) "
+                             "that --plan's minutes assume (default: %(default).0f, the H100 target, not measured)")
+    parser.add_argument("--plan-step-ms", type=float, default=plan.STEP_MS,
+                        help="milliseconds per training step that --plan assumes for networks too small to be "
+                             "bound by their arithmetic (default: %(default)g)")
     parser.add_argument("--cost-only", action="store_true",
                         help="measure only the cost section (CPU time per image, one configuration at a time) "
                              "and add it to the stored results file")
@@ -130,6 +152,19 @@ def main(argv: list[str] | None = None) -> int:
     if args.name not in names and args.name != "all":
         parser.error(f"unknown experiment {args.name!r}; choose one of: {', '.join(names)}, or all")
     scale = args.scale or ("full" if full_mode() else "medium")
+    if args.plan:
+        if args.cost_only or args.import_stored:
+            parser.error("--plan trains nothing and writes nothing; give it without --cost-only or --import-stored")
+        names_planned = names if args.name == "all" else [args.name]
+        planned = []
+        for name in names_planned:
+            out = (str(Path(args.results_dir) / f"{name}-{scale}.json") if args.results_dir else None) \
+                if args.name == "all" else args.out
+            planned += plan_one(name, scale, out=out, runs_dir=None if args.name == "all" else args.runs_dir,
+                                regime=args.regime)
+        print(f"plan for --scale {scale}: runs not stored yet")
+        print("\n".join(plan.table(planned, args.plan_rate, args.plan_step_ms)))
+        return 0
     if args.name == "all":
         if args.out or args.runs_dir or args.cost_only or args.import_stored:
             parser.error("with 'all', give no --out, --runs-dir, --cost-only or --import-stored (each experiment "

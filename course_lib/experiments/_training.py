@@ -13,6 +13,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from course_lib.experiments import plan
 from course_lib.experiments import runs as runs_store
 from course_lib.train import Callback, Trainer
 
@@ -76,6 +77,13 @@ def run_arm(
     for seed in seeds:
         if run_store is not None and (stored := run_store.get(arm, seed)) is not None:
             runs.append(stored)
+            continue
+        if plan.active():   # `--plan`: note what this run would cost, train nothing
+            x, _ = next(iter(train_loader))
+            evaluated = plan.images(eval_loader) * epochs + plan.images(test_loader) + plan.images(train_eval_loader)
+            plan.record(arm or "", seed, make_model(), tuple(x.shape[1:]), len(train_loader) * epochs,
+                        plan.images(train_loader) * epochs, evaluated)
+            runs.append(plan.placeholder(seed, epochs))
             continue
         meter = runs_store.Meter(run_store.commit if run_store else None)
         if hasattr(train_loader, "seed"):

@@ -29,6 +29,7 @@ import torch.nn.functional as F
 from course_lib.data import DataUnavailable, dataset_source, get_loaders
 from course_lib.device import device_for_scale
 from course_lib.experiments._scales import Settings
+from course_lib.experiments import plan
 from course_lib.experiments import runs as run_files
 from course_lib.experiments import stats
 from course_lib.experiments._training import TRAINER_DEFAULTS, parallel_map
@@ -154,6 +155,12 @@ def _run(scale: str, key: tuple[str, int]) -> dict[str, Any]:
     steps = SETTINGS[scale]["steps"][arm]
     train, test, _ = _loaders(ARMS[arm][1], str(device_for_scale(scale)))
     check_every = NOTES_STEPS_PER_EPOCH if steps >= NOTES_STEPS_PER_EPOCH else max(steps // 4, 1)
+    if plan.active():   # `--plan`: note what this run would cost, train nothing
+        x, _ = next(iter(train))
+        checks = steps // check_every + (steps % check_every > 0)
+        plan.record(arm, seed, ConvNet(init_std=ARMS[arm][0]), tuple(x.shape[1:]), steps, steps * len(x),
+                    checks * plan.images(test))
+        return {**plan.placeholder(seed, 0), "steps": steps}
     meter = run_files.Meter(run_store.commit if run_store else None)
     record = train_arm(arm, seed, steps, (train, test), check_every)
     record["provenance"] = meter.provenance()

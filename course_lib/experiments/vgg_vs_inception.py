@@ -26,6 +26,7 @@ from torch import nn
 from course_lib.data import dataset_source, get_loaders
 from course_lib.device import device_for_scale
 from course_lib.experiments._scales import Settings
+from course_lib.experiments import plan
 from course_lib.experiments import runs as runs_store
 from course_lib.experiments import stats
 from course_lib.experiments._training import TRAINER_DEFAULTS, parallel_map
@@ -85,13 +86,19 @@ def train_one(arch: str, seed: int, scale: str, data: tuple[Any, Any]) -> dict[s
     run_store = runs_store.active()
     if run_store is not None and (stored := run_store.get(arch, seed)) is not None:
         return stored
+    epochs = SETTINGS[scale]["epochs"]
+    if plan.active():   # `--plan`: note what this run would cost, train nothing
+        x, _ = next(iter(data[0]))
+        plan.record(arch, seed, ARCHS[arch](), tuple(x.shape[1:]), len(data[0]) * epochs,
+                    plan.images(data[0]) * epochs, plan.images(data[1]) * epochs)
+        return plan.placeholder(seed, epochs)
     meter = runs_store.Meter(run_store.commit if run_store else None)
     torch.manual_seed(seed)
     model = ARCHS[arch]()
     trainer = Trainer(model, optimizer="adam", lr=1e-3, seed=seed, progress=False,
                       device=device_for_scale(scale), **TRAINER_DEFAULTS)
     started = time.perf_counter()
-    history = trainer.fit(data[0], data[1], epochs=SETTINGS[scale]["epochs"])
+    history = trainer.fit(data[0], data[1], epochs=epochs)
     record = {
         "seed": seed,
         "test_acc": [round(100 * a, 2) for a in history.test_acc],
