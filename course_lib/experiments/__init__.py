@@ -20,7 +20,7 @@ import importlib
 import pkgutil
 
 SCALES = ("tiny", "fast", "medium", "full")
-_NOT_EXPERIMENTS = {"store", "stats", "runs", "cost", "plan"}
+_NOT_EXPERIMENTS = {"store", "stats", "runs", "cost", "plan", "show", "regimes"}
 
 
 def available() -> list[str]:
