@@ -56,9 +56,10 @@ def test_the_unit_is_the_labs_full_scale_baseline() -> None:
 
 
 def test_the_command_line_prints_the_plan_for_every_experiment(tmp_path: Path) -> None:
+    # with worker processes asked for: the plan must still count every run (in this process, not in theirs)
     done = subprocess.run([sys.executable, "-m", "course_lib.experiments", "all", "--scale", "tiny", "--plan",
                            "--results-dir", str(tmp_path)], cwd=REPO, capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+                          env={**os.environ, "OMP_NUM_THREADS": "1", "COURSE_EXPERIMENT_JOBS": "2"})
     assert done.returncode == 0, done.stderr[-2000:]
     rows = {line.split()[0]: line.split() for line in done.stdout.splitlines()[2:] if line and line[0].isalpha()}
     assert set(available()) | {"all"} <= set(rows)

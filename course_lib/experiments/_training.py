@@ -134,7 +134,7 @@ def parallel_map(fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
     functools.partial of one).
     """
     jobs = int(os.environ.get(JOBS_ENV, "1") or 1)
-    if jobs <= 1 or len(items) <= 1:
+    if jobs <= 1 or len(items) <= 1 or plan.active():   # a plan is counted in this process, not in workers
         return [fn(item) for item in items]
     with ProcessPoolExecutor(min(jobs, len(items)), mp_context=multiprocessing.get_context("fork")) as pool:
         return list(pool.map(fn, items))
