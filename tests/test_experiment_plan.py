@@ -50,9 +50,13 @@ def test_the_estimate_takes_the_longer_of_arithmetic_and_steps() -> None:
     assert plan.estimate([big, small], images_per_second=100_000) == pytest.approx(1.5)
 
 
-def test_the_unit_is_the_labs_full_scale_baseline() -> None:
+def test_the_unit_is_the_labs_full_scale_baseline(tmp_path: Path) -> None:
     width = lab.SETTINGS["full"]["width"]
     assert plan.BASELINE_MACS == multiply_adds(resnet18_cifar(num_classes=10, in_channels=3, width=width), (3, 32, 32))
+    # counted per planning block: a tiny plan of the same arm first must not lend the full plan its smaller count
+    cli.plan_one("lab", "tiny", out=str(tmp_path / "lab-tiny.json"))
+    full = cli.plan_one("lab", "full", out=str(tmp_path / "lab-full.json"))
+    assert {r.macs for r in full if r.arm == "baseline"} == {plan.BASELINE_MACS}
 
 
 def test_the_command_line_prints_the_plan_for_every_experiment(tmp_path: Path) -> None:

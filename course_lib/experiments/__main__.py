@@ -152,26 +152,28 @@ def main(argv: list[str] | None = None) -> int:
     if args.name not in names and args.name != "all":
         parser.error(f"unknown experiment {args.name!r}; choose one of: {', '.join(names)}, or all")
     scale = args.scale or ("full" if full_mode() else "medium")
+    if args.name == "all" and (args.out or args.runs_dir or args.cost_only or args.import_stored):
+        parser.error("with 'all', give no --out, --runs-dir, --cost-only or --import-stored (each experiment "
+                     "writes its own files); use --results-dir to put them elsewhere")
+    if args.plan and (args.cost_only or args.import_stored):
+        parser.error("--plan trains nothing and writes nothing; give it without --cost-only or --import-stored")
+
+    def out_for(name: str) -> str | None:
+        """The results file of `name`: --out for one experiment, else in --results-dir (default: book/results/)."""
+        if args.name != "all":
+            return args.out
+        return str(Path(args.results_dir) / f"{name}-{scale}.json") if args.results_dir else None
+
+    chosen = names if args.name == "all" else [args.name]
     if args.plan:
-        if args.cost_only or args.import_stored:
-            parser.error("--plan trains nothing and writes nothing; give it without --cost-only or --import-stored")
-        names_planned = names if args.name == "all" else [args.name]
-        planned = []
-        for name in names_planned:
-            out = (str(Path(args.results_dir) / f"{name}-{scale}.json") if args.results_dir else None) \
-                if args.name == "all" else args.out
-            planned += plan_one(name, scale, out=out, runs_dir=None if args.name == "all" else args.runs_dir,
-                                regime=args.regime)
+        planned = [run for name in chosen
+                   for run in plan_one(name, scale, out=out_for(name), runs_dir=args.runs_dir, regime=args.regime)]
         print(f"plan for --scale {scale}: runs not stored yet")
         print("\n".join(plan.table(planned, args.plan_rate, args.plan_step_ms)))
         return 0
     if args.name == "all":
-        if args.out or args.runs_dir or args.cost_only or args.import_stored:
-            parser.error("with 'all', give no --out, --runs-dir, --cost-only or --import-stored (each experiment "
-                         "writes its own files); use --results-dir to put them elsewhere")
         for name in names:
-            out = str(Path(args.results_dir) / f"{name}-{scale}.json") if args.results_dir else None
-            run_one(name, scale, argv=[*argv_used[:1], name, "--scale", scale], out=out, regime=args.regime)
+            run_one(name, scale, argv=[*argv_used[:1], name, "--scale", scale], out=out_for(name), regime=args.regime)
         return 0
     if args.cost_only:
         add_cost(args.name, scale, out=args.out)

@@ -48,7 +48,7 @@ class Planned:
 
 _ACTIVE: list[Planned] | None = None
 _EXPERIMENT = ""
-_MACS: dict[tuple[str, str, tuple[int, ...]], int] = {}
+_MACS: dict[tuple[str, tuple[int, ...]], int] = {}  # per planning block (one experiment at one scale): by arm, shape
 
 
 def active() -> bool:
@@ -59,13 +59,13 @@ def active() -> bool:
 @contextmanager
 def planning(experiment: str) -> Iterator[list[Planned]]:
     """Record, into the list it yields, every run `experiment`'s `run` would train while the block runs."""
-    global _ACTIVE, _EXPERIMENT
-    previous = _ACTIVE, _EXPERIMENT
-    _ACTIVE, _EXPERIMENT = [], experiment
+    global _ACTIVE, _EXPERIMENT, _MACS
+    previous = _ACTIVE, _EXPERIMENT, _MACS
+    _ACTIVE, _EXPERIMENT, _MACS = [], experiment, {}
     try:
         yield _ACTIVE
     finally:
-        _ACTIVE, _EXPERIMENT = previous
+        _ACTIVE, _EXPERIMENT, _MACS = previous
 
 
 def images(loader: Any) -> int:
@@ -78,7 +78,7 @@ def record(arm: str, seed: int, model: nn.Module, image_shape: tuple[int, ...], 
     """Note one run that `planning` stands in for; its multiply-adds are counted once per arm and input shape."""
     from course_lib.experiments.cost import multiply_adds
 
-    key = (_EXPERIMENT, arm, tuple(image_shape))
+    key = (arm, tuple(image_shape))
     if key not in _MACS:
         _MACS[key] = multiply_adds(model, tuple(image_shape))
     _ACTIVE.append(Planned(_EXPERIMENT, arm, seed, steps, train_images, eval_images, _MACS[key]))

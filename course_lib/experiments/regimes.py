@@ -10,16 +10,15 @@ deliberately small training set trained long, with the train–validation gap st
 ``python -m course_lib.experiments NAME --scale medium --regime``); ``"full"`` is the GPU scale. The runner
 writes the entry, with its reference, into the results file (``results["regime"]``), so every stored file says
 what its baseline should be compared with. Once an experiment's regime runs are complete, its "medium"
-settings become the regime's, and its stored medium file is the regime run: so far every experiment but the
-notes' MNIST replication, whose stored file predates this table (its regime sets nothing: it already runs the
-notes' 4,690 steps on the 8,337 training digits the machine has, and its sentence says so).
+settings become the regime's, and its stored medium file is the regime run: so far every experiment (the notes'
+MNIST replication's regime sets nothing: it already runs the notes' 4,690 steps on the 8,337 training digits the
+machine has, and its sentence says so).
 ``tests/test_experiment_regimes.py`` holds every stored file that says its regime was applied to it.
 """
 
 from __future__ import annotations
 
 from typing import Any
-
 
 FASHION_BENCHMARK = ("Fashion-MNIST benchmark table, github.com/zalandoresearch/fashion-mnist README "
                      "(submitted results, not re-tested by the maintainers)")
